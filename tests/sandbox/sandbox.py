@@ -29,6 +29,7 @@ Environment:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -62,15 +63,24 @@ PACKAGES = (
 )
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 SSH_OPTS = (
-    "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR",
-    "-o", "ConnectTimeout=5",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "ConnectTimeout=5",
 )
 MASKED_UNITS = (
-    "apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer",
-    "fstrim.timer", "dpkg-db-backup.timer", "systemd-timesyncd.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+    "e2scrub_all.timer",
+    "fstrim.timer",
+    "dpkg-db-backup.timer",
+    "systemd-timesyncd.service",
     "e2scrub_reap.service",
 )
 
@@ -82,18 +92,15 @@ GOLDEN_FILES = {
         f"deb http://deb.debian.org/debian-security {RELEASE}-security main\n"
     ),
     "etc/apt/apt.conf.d/01sandbox-proxy": (
-        f'Acquire::http::Proxy "http://{GATEWAY}:{PROXY_PORT}";\n'
-        'Acquire::Languages "none";\n'
+        f'Acquire::http::Proxy "http://{GATEWAY}:{PROXY_PORT}";\nAcquire::Languages "none";\n'
     ),
     # pip goes through the proxy's CONNECT pass-through; the egress CA is trusted.
     "etc/pip.conf": (
-        f"[global]\nproxy = http://{GATEWAY}:{PROXY_PORT}\n"
-        "cert = /etc/ssl/certs/ca-certificates.crt\n"
+        f"[global]\nproxy = http://{GATEWAY}:{PROXY_PORT}\ncert = /etc/ssl/certs/ca-certificates.crt\n"
     ),
     # Host keys are deleted from the image and made per clone at first start.
     "etc/systemd/system/ssh.service.d/host-keys.conf": (
-        "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\n"
-        "ExecStartPre=/usr/sbin/sshd -t\n"
+        "[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n"
     ),
     # The stock DHCP config for host0 is replaced by a static file per clone.
     "etc/systemd/network/80-container-host0.network": None,  # -> /dev/null
@@ -152,9 +159,18 @@ def build_image(rebuild: bool = False) -> Path:
     debcache.mkdir(parents=True, exist_ok=True)
     log(f"building golden rootfs {final.name} (debootstrap {RELEASE}, ~1 min cold)")
     res = subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={PACKAGES}",
-         f"--cache-dir={debcache}", RELEASE, str(tmp), MIRROR],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={PACKAGES}",
+            f"--cache-dir={debcache}",
+            RELEASE,
+            str(tmp),
+            MIRROR,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     if res.returncode != 0:
         die(f"debootstrap failed: {res.stderr.strip()[-2000:]}")
@@ -370,8 +386,7 @@ def is_mounted(path: Path) -> bool:
 
 
 def hosts_file(all_hosts: list[Host]) -> str:
-    lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback",
-             f"{GATEWAY} controller"]
+    lines = ["127.0.0.1 localhost", "::1 localhost ip6-localhost ip6-loopback", f"{GATEWAY} controller"]
     lines += [f"{h.ip} {h.name}" for h in sorted(all_hosts, key=lambda h: h.name)]
     return "\n".join(lines) + "\n"
 
@@ -381,9 +396,15 @@ def start_host(name: str, image: Path, ip: str) -> Host:
     for sub in ("upper", "work", "root"):
         (host.dir / sub).mkdir(parents=True, exist_ok=True)
     if not is_mounted(host.root):
-        run("mount", "-t", "overlay", "overlay", "-o",
+        run(
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
             f"lowerdir={image},upperdir={host.dir / 'upper'},workdir={host.dir / 'work'}",
-            str(host.root))
+            str(host.root),
+        )
     root = host.root
     (root / "etc/hostname").write_text(name + "\n")
     (root / "etc/systemd/network/10-host0.network").write_text(
@@ -393,7 +414,7 @@ def start_host(name: str, image: Path, ip: str) -> Host:
     ssh_dir = root / "root/.ssh"
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     (ssh_dir / "authorized_keys").write_text(Path(f"{ssh_key()}.pub").read_text())
-    os.chmod(ssh_dir / "authorized_keys", 0o600)
+    (ssh_dir / "authorized_keys").chmod(0o600)
 
     cgroups = cgroup_dirs(name)
     for cg in cgroups:
@@ -407,12 +428,25 @@ def start_host(name: str, image: Path, ip: str) -> Host:
 
     console = open(host.dir / "console.log", "w")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
-        ["systemd-nspawn", "--quiet", "--boot", f"--directory={root}",
-         f"--machine={name}", "--register=no", "--keep-unit",
-         f"--network-bridge={BRIDGE}", "--resolv-conf=off", "--timezone=off",
-         "--link-journal=no", "--console=passive"],
-        stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-        start_new_session=True, preexec_fn=join_cgroups,
+        [
+            "systemd-nspawn",
+            "--quiet",
+            "--boot",
+            f"--directory={root}",
+            f"--machine={name}",
+            "--register=no",
+            "--keep-unit",
+            f"--network-bridge={BRIDGE}",
+            "--resolv-conf=off",
+            "--timezone=off",
+            "--link-journal=no",
+            "--console=passive",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=console,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=join_cgroups,
     )
     console.close()
     host.pid = proc.pid
@@ -428,9 +462,17 @@ def wait_ready(host: Host, timeout: float) -> None:
             raise RuntimeError(f"{host.name}: systemd-nspawn exited:\n{tail}")
         if port_open(host.ip, 22, 0.3):
             res = subprocess.run(
-                ["ssh", *SSH_OPTS, "-i", str(ssh_key()), f"root@{host.ip}",
-                 "systemctl is-system-running --wait >/dev/null; true"],
-                capture_output=True, text=True, timeout=max(5, deadline - time.monotonic()),
+                [
+                    "ssh",
+                    *SSH_OPTS,
+                    "-i",
+                    str(ssh_key()),
+                    f"root@{host.ip}",
+                    "systemctl is-system-running --wait >/dev/null; true",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=max(5, deadline - time.monotonic()),
             )
             if res.returncode == 0:
                 return
@@ -441,10 +483,8 @@ def wait_ready(host: Host, timeout: float) -> None:
 def cgroup_pids(cg: Path) -> list[int]:
     pids: list[int] = []
     for procs in cg.rglob("cgroup.procs"):
-        try:
+        with contextlib.suppress(OSError):
             pids += [int(p) for p in procs.read_text().split()]
-        except OSError:
-            pass
     return pids
 
 
@@ -452,10 +492,8 @@ def remove_cgroup(cg: Path) -> None:
     if not cg.exists():
         return
     for sub in sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        try:
+        with contextlib.suppress(OSError):
             sub.rmdir()
-        except OSError:
-            pass
     try:
         cg.rmdir()
     except OSError as exc:
@@ -480,10 +518,8 @@ def stop_host(name: str, timeout: float = 15.0) -> None:
         if not left:
             break
         for pid in left:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.1)
     else:
         log(f"{name}: processes still alive: {sorted(left)}")
@@ -551,10 +587,10 @@ def cmd_up(args: argparse.Namespace) -> None:
     t0 = time.monotonic()
     errors = []
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for h, fut in [(h, pool.submit(wait_ready, h, args.timeout)) for h in started]:
+        for fut in [pool.submit(wait_ready, h, args.timeout) for h in started]:
             try:
                 fut.result()
-            except Exception as exc:  # noqa: BLE001 - reported below
+            except Exception as exc:
                 errors.append(str(exc))
     if errors:
         die("; ".join(errors))
@@ -604,8 +640,16 @@ def memory_mib(host: Host) -> float:
 
 def show(hs: list[Host], as_json: bool) -> None:
     rows = [
-        {"name": h.name, "ip": h.ip, "pid": h.pid, "running": h.running, "user": "root",
-         "port": 22, "identity_file": str(ssh_key()), "memory_mib": round(memory_mib(h), 1)}
+        {
+            "name": h.name,
+            "ip": h.ip,
+            "pid": h.pid,
+            "running": h.running,
+            "user": "root",
+            "port": 22,
+            "identity_file": str(ssh_key()),
+            "memory_mib": round(memory_mib(h), 1),
+        }
         for h in hs
     ]
     if as_json:
@@ -613,8 +657,7 @@ def show(hs: list[Host], as_json: bool) -> None:
         return
     for r in rows:
         state = "running" if r["running"] else "stopped"
-        print(f"{r['name']:<20} {r['ip']:<15} {state:<8} pid {r['pid']:<8} "
-              f"{r['memory_mib']:.0f} MiB")
+        print(f"{r['name']:<20} {r['ip']:<15} {state:<8} pid {r['pid']:<8} {r['memory_mib']:.0f} MiB")
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -633,19 +676,20 @@ def leftovers() -> list[str]:
     if any(h.running for h in hosts()):
         found.append("running hosts: " + ", ".join(h.name for h in hosts() if h.running))
     with open("/proc/self/mounts") as mounts:
-        found += [f"mount {line.split()[1]}" for line in mounts
-                  if line.split()[1].startswith(str(STATE))]
+        found += [f"mount {line.split()[1]}" for line in mounts if line.split()[1].startswith(str(STATE))]
     if link_exists(BRIDGE):
         found.append(f"bridge {BRIDGE}")
     if run("nft", "list", "table", "inet", NFT_TABLE, check=False, quiet=True).returncode == 0:
         found.append(f"nft table inet {NFT_TABLE}")
     if read_pid(proxy_dir() / "pid"):
         found.append("apt-cacher-ng proxy")
-    found += [f"cgroup {root / CGROUP_NAME}" for root in CGROUP_ROOTS
-              if (root / CGROUP_NAME).exists()]
+    found += [f"cgroup {root / CGROUP_NAME}" for root in CGROUP_ROOTS if (root / CGROUP_NAME).exists()]
     ps = run("ps", "-eo", "pid=,args=", check=False, quiet=True).stdout
-    found += [f"process {line.strip()}" for line in ps.splitlines()
-              if "systemd-nspawn" in line and str(STATE) in line]
+    found += [
+        f"process {line.strip()}"
+        for line in ps.splitlines()
+        if "systemd-nspawn" in line and str(STATE) in line
+    ]
     return found
 
 
