@@ -19,6 +19,8 @@ Commands (all idempotent; run as root):
   status [--json]          list running hosts (name, ip, pid, memory)
   ssh NAME [CMD...]        open a shell or run a command on a host
   check                    exit 1 if anything of the sandbox is left running
+  (hosts also see http://10.231.7.1:8080/ : the files under CACHE/www, e.g. a
+  test apt repository; nothing else on the controller is served to them)
   purge                    down + delete cached images and caches
 
 Environment:
@@ -53,8 +55,9 @@ FIRST_HOST = 10
 NFT_TABLE = "mrq_sandbox"
 CGROUP_NAME = "mrq-sandbox"
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+WWW_PORT = 8080
 PROXY_PORT = 13142  # not 3142: a system apt-cacher-ng may hold it
-IMAGE_REVISION = 3  # bump when build_image() changes what it produces
+IMAGE_REVISION = 4  # bump when build_image() changes what it produces
 RELEASE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
@@ -92,7 +95,10 @@ GOLDEN_FILES = {
         f"deb http://deb.debian.org/debian-security {RELEASE}-security main\n"
     ),
     "etc/apt/apt.conf.d/01sandbox-proxy": (
-        f'Acquire::http::Proxy "http://{GATEWAY}:{PROXY_PORT}";\nAcquire::Languages "none";\n'
+        f'Acquire::http::Proxy "http://{GATEWAY}:{PROXY_PORT}";\n'
+        f'Acquire::http::Proxy::{GATEWAY} "DIRECT";\n'
+        f'Acquire::https::Proxy "http://{GATEWAY}:{PROXY_PORT}";\n'
+        'Acquire::Languages "none";\n'
     ),
     # pip goes through the proxy's CONNECT pass-through; the egress CA is trusted.
     "etc/pip.conf": (
@@ -293,7 +299,7 @@ def ensure_proxy() -> None:
         f"CacheDir: {cache}\nLogDir: {pdir}\nSupportDir: /usr/lib/apt-cacher-ng\n"
         f"Port: {PROXY_PORT}\nBindAddress: {GATEWAY}\nPidFile: {pdir / 'pid'}\n"
         f"SocketPath: {pdir / 'socket'}\nForeGround: 0\nExThreshold: 4\n"
-        "PassThroughPattern: ^(pypi\\.org|files\\.pythonhosted\\.org):443$\n"
+        "PassThroughPattern: ^(pypi\\.org|files\\.pythonhosted\\.org|repo\\.mongodb\\.org):443$\n"
         "VfilePatternEx: ^/pool/.*|.*/by-hash/.*\n"
     )
     run("apt-cacher-ng", "-c", str(pdir))
@@ -315,6 +321,53 @@ def stop_proxy() -> None:
         else:
             os.kill(pid, signal.SIGKILL)
     (proxy_dir() / "pid").unlink(missing_ok=True)
+
+
+def www_dir() -> Path:
+    return CACHE / "www"
+
+
+def ensure_www() -> None:
+    """Serve CACHE/www to the hosts (read-only, bridge address only)."""
+    pidfile = STATE / "www.pid"
+    if read_pid(pidfile):
+        return
+    www_dir().mkdir(parents=True, exist_ok=True)
+    with open(STATE / "www.log", "a") as logf:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "http.server",
+                str(WWW_PORT),
+                "--bind",
+                str(GATEWAY),
+                "--directory",
+                str(www_dir()),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=logf,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    pidfile.write_text(f"{proc.pid}\n")
+    for _ in range(50):
+        if port_open(str(GATEWAY), WWW_PORT):
+            return
+        time.sleep(0.1)
+    die(f"file server did not start; see {STATE / 'www.log'}")
+
+
+def stop_www() -> None:
+    pidfile = STATE / "www.pid"
+    pid = read_pid(pidfile)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not pid_alive(pid):
+                break
+            time.sleep(0.1)
+    pidfile.unlink(missing_ok=True)
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -568,6 +621,7 @@ def cmd_up(args: argparse.Namespace) -> None:
     image = build_image()
     ensure_network()
     ensure_proxy()
+    ensure_www()
     current = {h.name: h for h in hosts()}
     used = {h.ip for h in current.values() if h.running}
     started: list[Host] = []
@@ -618,6 +672,7 @@ def existing_dirs() -> set[str]:
 
 
 def teardown_shared() -> None:
+    stop_www()
     stop_proxy()
     remove_network()
     for root in CGROUP_ROOTS:
@@ -683,6 +738,8 @@ def leftovers() -> list[str]:
         found.append(f"nft table inet {NFT_TABLE}")
     if read_pid(proxy_dir() / "pid"):
         found.append("apt-cacher-ng proxy")
+    if read_pid(STATE / "www.pid"):
+        found.append("file server")
     found += [f"cgroup {root / CGROUP_NAME}" for root in CGROUP_ROOTS if (root / CGROUP_NAME).exists()]
     ps = run("ps", "-eo", "pid=,args=", check=False, quiet=True).stdout
     found += [

@@ -1,0 +1,275 @@
+"""`mongod` of the TEST STAND-IN package: SecantusDB behind mongod's interface.
+
+NOT MongoDB. This runs SecantusDB (a MongoDB-wire-compatible server from PyPI)
+so that the mongodb role's real install path - repository, key, pin, package,
+unit, /etc/mongod.conf, users - can run where MongoDB's packages cannot be
+fetched. It reads /etc/mongod.conf like mongod and closes the gaps that matter
+to the role (see README.standin next to it):
+
+- net.bindIp may list several addresses (SecantusDB binds one): extra
+  listening sockets feed the same server;
+- systemLog to a file, appended; processManagement.pidFilePath;
+- the localhost exception: with authorization on and no user at all, a client
+  on a loopback address may create the first user in `admin`;
+- createUser without `mechanisms` gets SCRAM-SHA-1 (and SCRAM-SHA-256 from
+  series 4.0 on), as mongod does; series < 4.0 refuse SCRAM-SHA-256;
+- usersInfo {forAllDBs: true} lists every user;
+- a speculative SCRAM login (folded into `hello`) for a mechanism the user
+  has no credentials for is declined, as mongod does, so drivers fall back to
+  the negotiated mechanism (pymongo 3.x failed on SCRAM-SHA-1-only users).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+from secantus import commands, server
+from secantus.server import SecantusDBServer
+
+LIB = Path(__file__).resolve().parent
+SERIES = (LIB / "series").read_text().strip() if (LIB / "series").exists() else "8.0"
+VERSION = (LIB / "version").read_text().strip() if (LIB / "version").exists() else SERIES
+log = logging.getLogger("mongod-standin")
+
+KNOWN = {
+    "net.port",
+    "net.bindIp",
+    "net.bindIpAll",
+    "storage.dbPath",
+    "storage.journal.enabled",
+    "systemLog.destination",
+    "systemLog.path",
+    "systemLog.logAppend",
+    "systemLog.verbosity",
+    "processManagement.pidFilePath",
+    "processManagement.timeZoneInfo",
+    "processManagement.fork",
+    "security.authorization",
+    "storage.wiredTiger.engineConfig.cacheSizeGB",
+}
+
+
+def series_tuple(series: str) -> tuple[int, int]:
+    major, minor = series.split(".")[:2]
+    return int(major), int(minor)
+
+
+def flatten(doc: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (doc or {}).items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+# --------------------------------------------------------------- mongod gaps
+
+
+def default_mechanisms() -> list[str]:
+    if series_tuple(SERIES) < (4, 0):
+        return ["SCRAM-SHA-1"]
+    return ["SCRAM-SHA-1", "SCRAM-SHA-256"]
+
+
+def patch_user_commands() -> None:
+    create_user = commands._HANDLERS["createUser"]
+    users_info = commands._HANDLERS["usersInfo"]
+
+    def create_user_like_mongod(doc: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        mechanisms = doc.get("mechanisms")
+        if mechanisms is None:
+            doc = {**doc, "mechanisms": default_mechanisms()}
+        elif series_tuple(SERIES) < (4, 0):
+            # mongod before 4.0 knows neither the field nor SCRAM-SHA-256.
+            return {
+                "ok": 0.0,
+                "errmsg": "BSON field 'createUser.mechanisms' is an unknown field.",
+                "code": 40415,
+                "codeName": "Location40415",
+            }
+        return create_user(doc, ctx)
+
+    def users_info_like_mongod(doc: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        arg = doc.get("usersInfo")
+        if isinstance(arg, dict) and arg.get("forAllDBs"):
+            users = ctx.storage.list_users(None, limit=1000)
+            if not doc.get("showCredentials"):
+                users = [{k: v for k, v in u.items() if k != "credentials"} for u in users]
+            return {"users": users, "ok": 1.0}
+        return users_info(doc, ctx)
+
+    speculative_auth = commands._speculative_auth
+
+    def speculative_auth_like_mongod(spec: dict[str, Any], ctx: Any) -> dict[str, Any] | None:
+        payload = bytes(spec.get("payload") or b"").decode("utf-8", "replace")
+        name = next((p[2:] for p in payload.split(",") if p.startswith("n=")), "")
+        name = name.replace("=2C", ",").replace("=3D", "=")
+        record = ctx.storage.get_user(spec.get("db") or "admin", name) if name else None
+        if record is None or spec.get("mechanism") not in (record.get("credentials") or {}):
+            return None
+        return speculative_auth(spec, ctx)
+
+    commands._speculative_auth = speculative_auth_like_mongod
+    commands._HANDLERS["createUser"] = create_user_like_mongod
+    commands._HANDLERS["usersInfo"] = users_info_like_mongod
+
+
+def patch_localhost_exception() -> None:
+    dispatch = server.dispatch
+
+    def dispatch_with_localhost_exception(body: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        name = next(iter(body), "")
+        if (
+            ctx.require_auth
+            and name in ("createUser", "createRole")
+            and ctx.db_name == "admin"
+            and not (ctx.connection_auth and ctx.connection_auth.is_authenticated)
+            and peer_is_loopback(ctx)
+            and not ctx.storage.list_users(None, limit=1)
+        ):
+            log.info("localhost exception: %s on admin from a loopback client", name)
+            ctx.require_auth = False
+            try:
+                return dispatch(body, ctx)
+            finally:
+                ctx.require_auth = True
+        return dispatch(body, ctx)
+
+    server.dispatch = dispatch_with_localhost_exception
+
+
+def peer_is_loopback(ctx: Any) -> bool:
+    info = getattr(ctx.connections, "_conns", {}).get(ctx.connection_id)
+    return bool(info) and is_loopback(info.peer_addr[0])
+
+
+def listen_also(srv: SecantusDBServer, host: str, port: int) -> socket.socket:
+    """Accept on one more address and hand connections to the same server."""
+    family, socktype, proto, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, socktype, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(sockaddr)
+    sock.listen()
+
+    def accept_loop() -> None:
+        while True:
+            try:
+                conn, addr = sock.accept()
+            except OSError:
+                return
+            server._tune_client_socket(conn)
+            with srv._active_conns_lock:
+                srv._active_conns += 1
+            with contextlib.suppress(OSError):
+                conn.settimeout(srv.client_idle_timeout_s)
+            threading.Thread(target=srv._handle_client, args=(conn, addr), daemon=True).start()
+
+    threading.Thread(target=accept_loop, name=f"accept-{host}", daemon=True).start()
+    log.info("listening on %s:%d", host, port)
+    return sock
+
+
+# --------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="mongod", description="mongod stand-in (SecantusDB)")
+    parser.add_argument("-f", "--config", default="/etc/mongod.conf")
+    parser.add_argument("--version", action="store_true")
+    args = parser.parse_args()
+    if args.version:
+        print(f"db version v{VERSION} (TEST STAND-IN: SecantusDB, not MongoDB)")
+        return 0
+
+    conf = flatten(yaml.safe_load(Path(args.config).read_text()) or {})
+    port = int(conf.get("net.port", 27017))
+    if conf.get("net.bindIpAll"):
+        binds = ["0.0.0.0"]
+    else:
+        binds = [b.strip() for b in str(conf.get("net.bindIp", "127.0.0.1")).split(",") if b.strip()]
+    db_path = str(conf.get("storage.dbPath", "/var/lib/mongodb"))
+    auth = str(conf.get("security.authorization", "disabled")) == "enabled"
+
+    handlers: list[logging.Handler]
+    if conf.get("systemLog.destination") == "file" and conf.get("systemLog.path"):
+        mode = "a" if conf.get("systemLog.logAppend", False) else "w"
+        handlers = [logging.FileHandler(conf["systemLog.path"], mode=mode)]
+    else:
+        handlers = [logging.StreamHandler(sys.stdout)]
+    verbose = int(conf.get("systemLog.verbosity", 0) or 0)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        handlers=handlers,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log.warning("TEST STAND-IN: SecantusDB speaking for mongod %s; not MongoDB", VERSION)
+    for key in sorted(set(conf) - KNOWN):
+        log.warning("stand-in ignores setting %s", key)
+    if conf.get("processManagement.fork"):
+        log.error("processManagement.fork is not supported by the stand-in")
+        return 2
+
+    patch_user_commands()
+    patch_localhost_exception()
+    Path(db_path).mkdir(parents=True, exist_ok=True)
+    cache_gb = conf.get("storage.wiredTiger.engineConfig.cacheSizeGB")
+    srv = SecantusDBServer(
+        host=binds[0],
+        port=port,
+        storage_path=db_path,
+        require_auth=auth,
+        replica_set_name=None,
+        enable_test_commands=False,
+        cache_size=f"{int(float(cache_gb) * 1024)}M" if cache_gb else "256M",
+    )
+    srv.start()
+    extra = [listen_also(srv, host, port) for host in binds[1:]]
+    pidfile = conf.get("processManagement.pidFilePath")
+    if pidfile:
+        Path(pidfile).write_text(f"{os.getpid()}\n")
+    log.info(
+        "waiting for connections on port %d (bindIp %s, authorization %s)",
+        port,
+        ",".join(binds),
+        "enabled" if auth else "disabled",
+    )
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("got signal %d, shutting down", signum)
+        for sock in extra:
+            with contextlib.suppress(OSError):
+                sock.close()
+        srv.stop()
+        if pidfile:
+            Path(pidfile).unlink(missing_ok=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    srv.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
