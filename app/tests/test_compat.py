@@ -1,0 +1,292 @@
+"""Each compat fix, shown failing without it and working with it.
+
+Every case runs in a fresh interpreter (MRQ and the fixes change module state),
+once without the fix (must fail) and once with it (must pass).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PASSWORD = "p@ss w:rd/%#?x"
+
+
+def run_py(code: str, *, with_fix: str | None, env: dict[str, str] | None = None, cwd: Path | None = None):
+    prelude = "from gevent import monkey; monkey.patch_all()\n"
+    if with_fix:
+        prelude += f"from mrqlab import compat; compat.{with_fix}()\n"
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def assert_fix(code: str, fix: str, failure: str, **kw: object) -> None:
+    without = run_py(code, with_fix=None, **kw)  # type: ignore[arg-type]
+    assert without.returncode != 0, f"expected a failure without {fix}:\n{without.stdout}"
+    assert failure in without.stderr, without.stderr[-2000:]
+    with_it = run_py(code, with_fix=fix, **kw)  # type: ignore[arg-type]
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+    assert "OK" in with_it.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real redis-server on loopback with a password full of URI specials."""
+    if not shutil.which("redis-server"):
+        pytest.fail("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    conf = workdir / "redis.conf"
+    conf.write_text(
+        f'port {port}\nbind 127.0.0.1\nrequirepass "{PASSWORD}"\nsave ""\nappendonly no\ndir {workdir}\n'
+    )
+    proc = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def mrq_context(uri: str, extra: str = "", code: str = "") -> str:
+    """MRQ's context with `uri` as REDIS, then `code` (both dedented)."""
+    setup = textwrap.dedent(f"""\
+        from mrq.context import set_current_config, connections
+        from mrq.config import get_config
+        cfg = get_config(sources=(), config_type="worker")
+        cfg["redis"] = {uri!r}
+        cfg["scheduler_interval"] = 0.1
+    """)
+    return setup + textwrap.dedent(extra) + "\nset_current_config(cfg)\n" + textwrap.dedent(code)
+
+
+def test_lualock_alias() -> None:
+    assert_fix("import mrq.worker\nprint('OK')", "lualock_alias", "cannot import name 'LuaLock'")
+
+
+def test_gevent_signal_handlers_install() -> None:
+    code = """
+        from redis import lock; lock.LuaLock = lock.Lock
+        from mrq.processes import Process
+        p = Process(); p.shutdown_now = p.shutdown_graceful = lambda: None
+        p.install_signal_handlers()
+        print("OK")
+    """
+    assert_fix(code, "gevent_signal", "'module' object is not callable")
+
+
+def test_pipes_missing_on_python_313() -> None:
+    # Hide `pipes` as Python 3.13 does, then import MRQ's worker entry point.
+    code = """
+        import sys
+        class NoPipes:
+            def find_spec(self, name, path=None, target=None):
+                if name == "pipes":
+                    raise ImportError("No module named 'pipes'")
+        sys.modules.pop("pipes", None)
+        sys.meta_path.insert(0, NoPipes())
+        from mrqlab import compat as c
+        if "FIX" in sys.argv[0:1] or __import__("os").environ.get("FIX"):
+            c.pipes_module()
+        from redis import lock; lock.LuaLock = lock.Lock
+        import mrq.bin.mrq_worker
+        print("OK")
+    """
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and "No module named 'pipes'" in without.stderr
+    with_it = run_py(code, with_fix=None, env={"FIX": "1"})
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+def test_is_literal_warning_silenced() -> None:
+    import mrq
+
+    source = (Path(mrq.__file__).parent / "worker.py").read_text()
+    code = f"""
+        import warnings
+        warnings.simplefilter("error", SyntaxWarning)
+        import os
+        if os.environ.get("FIX"):
+            from mrqlab import compat; compat.quiet_is_literal()
+        compile(open({str(Path(mrq.__file__).parent / "worker.py")!r}).read(), "worker.py", "exec")
+        print("OK")
+    """
+    assert '"wait"' in source
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and '"is" with a literal' in without.stderr
+    assert run_py(code, with_fix=None, env={"FIX": "1"}).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "uri_form",
+    ["uris", "legacy"],
+    ids=["percent-encoded :password@", "original redis://PASSWORD@host"],
+)
+def test_redis_password_with_specials(redis_port: int, uri_form: str) -> None:
+    from urllib.parse import quote
+
+    from mrqlab.uris import redis_uri
+
+    uri = (
+        redis_uri("127.0.0.1", redis_port, PASSWORD)
+        if uri_form == "uris"
+        else f"redis://{quote(PASSWORD, safe='')}@127.0.0.1:{redis_port}/0"
+    )
+    code = mrq_context(uri, code="assert connections.redis.ping()\nprint('OK')")
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0
+    assert "Authentication" in without.stderr or "NOAUTH" in without.stderr or "WRONGPASS" in without.stderr
+    with_it = run_py(code, with_fix="redis_connections")
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+def test_sorted_raw_queue_accepts_jobs(redis_port: int) -> None:
+    from mrqlab.uris import redis_uri
+
+    uri = redis_uri("127.0.0.1", redis_port, PASSWORD)
+    code = mrq_context(
+        uri,
+        code="""
+        from mrq.job import queue_raw_jobs
+        from mrq.queue import Queue
+        if not __import__("os").environ.get("FIX"):
+            # MRQ's own client, authenticated, to isolate the zadd() problem
+            import redis
+            connections.__dict__["redis"] = redis.StrictRedis(port=%d, password=%r)
+        queue_raw_jobs("lab_sorted_set", {"job-a": 10, "job-b": 20})
+        assert Queue("lab_sorted_set").size() >= 2
+        print("OK")
+    """
+        % (redis_port, PASSWORD),
+    )
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and "zadd()" in without.stderr, without.stderr[-1500:]
+    with_it = run_py(code, with_fix="redis_connections", env={"FIX": "1"})
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+def test_second_scheduler_holding_the_lock_does_not_kill_the_worker(redis_port: int) -> None:
+    from mrqlab.uris import redis_uri
+
+    code = mrq_context(
+        redis_uri("127.0.0.1", redis_port, PASSWORD),
+        code="""
+        import os, gevent
+        from redis import lock; lock.LuaLock = lock.Lock
+        if os.environ.get("FIX"):
+            from mrqlab import compat; compat.redis_connections(); compat.scheduler_lock()
+        else:
+            import redis
+            connections.__dict__["redis"] = redis.StrictRedis(port=%d, password=%r)
+        from mrq.worker import Worker
+        connections.redis.delete("mrq:schedulerlock")  # left by an earlier run
+        other = lock.Lock(connections.redis, "mrq:schedulerlock", timeout=30)
+        assert other.acquire(blocking=False)  # the other scheduler
+        class Sched:
+            checks = 0
+            def check(self): Sched.checks += 1
+        w = Worker.__new__(Worker)  # its config property reads the context
+        w.scheduler = Sched()
+        g = gevent.spawn(w.greenlet_scheduler)
+        gevent.sleep(0.5)
+        assert not g.dead, g.exception
+        assert Sched.checks == 0
+        other.release()
+        gevent.sleep(0.5)
+        assert Sched.checks >= 1 and not g.dead
+        print("OK")
+    """
+        % (redis_port, PASSWORD),
+    )
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and "LockError" in without.stderr, without.stderr[-1500:]
+    with_it = run_py(code, with_fix=None, env={"FIX": "1"})
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+def test_killed_child_of_processes_is_respawned() -> None:
+    code = """
+        import os, signal, gevent
+        from redis import lock; lock.LuaLock = lock.Lock
+        from mrq.processes import ProcessPool
+        pool = ProcessPool(watch_interval=0.1)
+        pool.set_commands(["sleep 30"])
+        pool.start()
+        gevent.sleep(0.5)
+        first = pool.processes[0]["pid"]
+        os.kill(first, signal.SIGKILL)
+        os.waitpid(first, 0)  # reaped: psutil now says NoSuchProcess
+        for _ in range(50):
+            gevent.sleep(0.1)
+            pids = [p["pid"] for p in pool.processes]
+            if pool.greenlet_watch.dead or (pids and first not in pids):
+                break
+        assert not pool.greenlet_watch.dead, pool.greenlet_watch.exception
+        assert pids and first not in pids, pids
+        pool.terminate()
+        print("OK")
+    """
+    assert_fix(code, "supervisor_respawn", "NoSuchProcess")
+
+
+def test_dashboard_auth_and_workergroups(tmp_path: Path) -> None:
+    code = """
+        import base64, json, os, sys
+        sys.argv = ["mrq-dashboard"]
+        from redis import lock; lock.LuaLock = lock.Lock
+        from mrqlab import compat
+        fix = os.environ.get("FIX", "")
+        if fix in ("auth", "all"):
+            compat.dashboard_auth()
+        from mrq.dashboard import app as dash
+        if fix == "all":
+            compat.dashboard_app(dash.app)
+        from mrq.context import connections
+        saved = {}
+        class Coll:
+            def update_one(self, flt, upd, upsert=False): saved[flt["_id"]] = upd
+        class Db:
+            mrq_workergroups = Coll()
+        connections.__dict__["mongodb_jobs"] = Db()
+        client = dash.app.test_client()
+        good = {"Authorization": "Basic " + base64.b64encode(b"admin:pa:ss word").decode()}
+        assert client.get("/").status_code == 401
+        assert client.get("/", headers=good).status_code == 200, "auth"
+        r = client.post("/api/workergroups", headers=good,
+                        data={"workergroups": json.dumps({"g1": {"process_termination_timeout": 5}})})
+        assert r.status_code == 200, "workergroups %s" % r.status_code
+        assert saved == {"g1": {"$set": {"process_termination_timeout": 5}}}
+        print("OK")
+    """
+    env = {"MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss word"}
+    without = run_py(code, with_fix=None, env=env, cwd=tmp_path)
+    assert without.returncode != 0 and "AssertionError: auth" in without.stderr, without.stderr[-1500:]
+    auth_only = run_py(code, with_fix=None, env={**env, "FIX": "auth"}, cwd=tmp_path)
+    assert auth_only.returncode != 0 and "workergroups 500" in auth_only.stderr, auth_only.stderr[-1500:]
+    with_it = run_py(code, with_fix=None, env={**env, "FIX": "all"}, cwd=tmp_path)
+    assert with_it.returncode == 0, with_it.stderr[-2000:]

@@ -1,0 +1,56 @@
+import pytest
+from mrqlab.uris import mongodb_uri, parse_redis_uri, redis_uri
+
+NASTY = "p@ss w:rd/%#?x"
+
+
+def test_redis_uri_round_trips_any_password() -> None:
+    target = parse_redis_uri(redis_uri("10.0.0.5", 6380, NASTY, db=2))
+    assert (target.host, target.port, target.db, target.password, target.username) == (
+        "10.0.0.5",
+        6380,
+        2,
+        NASTY,
+        None,
+    )
+
+
+def test_redis_uri_without_password() -> None:
+    assert redis_uri("localhost") == "redis://localhost:6379/0"
+    assert parse_redis_uri("redis://localhost").password is None
+
+
+def test_original_setups_password_as_user_part_is_a_password() -> None:
+    assert parse_redis_uri("redis://s3cret@127.0.0.1:6379/0").password == "s3cret"
+
+
+def test_acl_user_and_password() -> None:
+    target = parse_redis_uri("redis://mrq:pw%40x@h:1/0")
+    assert (target.username, target.password) == ("mrq", "pw@x")
+
+
+def test_ipv6_hosts_are_bracketed() -> None:
+    assert redis_uri("::1", 6379, "x") == "redis://:x@[::1]:6379/0"
+    assert parse_redis_uri(redis_uri("::1", 6379, "x")).host == "::1"
+
+
+def test_mongodb_uri_encodes_credentials_and_sets_auth_source() -> None:
+    uri = mongodb_uri([("db1", 27017), ("db2", 27018)], "mrq", "mrq", NASTY)
+    assert uri == "mongodb://mrq:p%40ss%20w%3Ard%2F%25%23%3Fx@db1:27017,db2:27018/mrq?authSource=mrq"
+    assert mongodb_uri([("h", 1)], "mrq") == "mongodb://h:1/mrq"
+    assert mongodb_uri([("h", 1)], "mrq", "u", "p", auth_source="admin").endswith("?authSource=admin")
+
+
+def test_pymongo_reads_back_what_we_build() -> None:
+    from pymongo.uri_parser import parse_uri
+
+    parsed = parse_uri(mongodb_uri([("db1", 27017)], "mrq", "mrq", NASTY))
+    assert (parsed["username"], parsed["password"], parsed["database"]) == ("mrq", NASTY, "mrq")
+    assert parsed["options"]["authsource"] == "mrq"
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError):
+        parse_redis_uri("http://x")
+    with pytest.raises(ValueError):
+        mongodb_uri([], "mrq")
