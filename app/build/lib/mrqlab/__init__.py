@@ -1,0 +1,1 @@
+"""mrq-lab's application code: URIs, MRQ compatibility fixes, scheduler, entry points."""

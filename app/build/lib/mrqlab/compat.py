@@ -1,0 +1,221 @@
+"""MRQ 0.9.10 (2018) on Python 3.9-3.13 with today's redis-py, gevent, psutil and Flask.
+
+Each fix is a small function named after the problem; `apply()` runs them all
+once, after gevent's monkey-patching and before MRQ's entry points run. No
+installed file is edited. The tests in tests/test_compat.py show each problem
+happening without its fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sys
+import types
+import warnings
+from typing import Any, Callable
+
+_applied = False
+
+
+def pipes_module() -> None:
+    """Python 3.13 removed `pipes`; mrq_worker imports it for `pipes.quote`."""
+    try:
+        import pipes  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("pipes")
+        shim.quote = shlex.quote  # type: ignore[attr-defined]
+        sys.modules["pipes"] = shim
+
+
+def quiet_is_literal() -> None:
+    """worker.py compares `outcome is "wait"`: a SyntaxWarning on every compile."""
+    warnings.filterwarnings("ignore", message=r'"is" with .*literal', category=SyntaxWarning)
+
+
+def lualock_alias() -> None:
+    """redis-py >= 3 has no `redis.lock.LuaLock` (its `Lock` is the Lua one)."""
+    import redis.lock
+
+    if not hasattr(redis.lock, "LuaLock"):
+        redis.lock.LuaLock = redis.lock.Lock  # type: ignore[attr-defined]
+
+
+class CompatRedis:
+    """Mixin: `zadd(key, **{member: score})`, MRQ's call, on redis-py >= 3."""
+
+    def zadd(self, name: Any, mapping: Any = None, *args: Any, **kwargs: Any) -> Any:
+        options = {"nx", "xx", "ch", "incr", "gt", "lt"}
+        if mapping is None:
+            mapping = {k: v for k, v in kwargs.items() if k not in options}
+            kwargs = {k: v for k, v in kwargs.items() if k in options}
+        return super().zadd(name, mapping, *args, **kwargs)  # type: ignore[misc]
+
+
+def redis_client(uri: str, max_connections: int = 50, timeout: int = 30) -> Any:
+    """A client for `uri` (percent-decoded, `redis://SECRET@host` understood)."""
+    import redis
+
+    from mrqlab.uris import parse_redis_uri
+
+    target = parse_redis_uri(uri)
+    pool = redis.BlockingConnectionPool(
+        host=target.host,
+        port=target.port,
+        db=target.db,
+        username=target.username,
+        password=target.password,
+        max_connections=max_connections,
+        timeout=timeout,
+    )
+    cls = type("StrictRedis", (CompatRedis, redis.StrictRedis), {})
+    return cls(connection_pool=pool)
+
+
+def redis_connections() -> None:
+    """MRQ parsed Redis URIs itself: no percent-decoding, `SECRET@host` lost the
+    password, and its client's zadd() no longer matched redis-py. Ours come first."""
+    from mrq import context
+
+    def factory(attr: str) -> Any:
+        if not attr.startswith("redis"):
+            return None
+        config = context.get_current_config()
+        value = config.get(attr)
+        if not isinstance(value, str):
+            return None  # MRQ's own factory handles ready-made clients
+        context.log.info("%s: connecting to Redis", attr)
+        return redis_client(
+            value,
+            max_connections=int(config.get("redis_max_connections") or 50),
+            timeout=int(config.get("redis_timeout") or 30),
+        )
+
+    factories = context.connections._factories
+    if not any(getattr(f, "__name__", "") == "mrqlab_redis" for f in factories):
+        factory.__name__ = "mrqlab_redis"
+        factories.insert(0, factory)
+
+
+def gevent_signal() -> None:
+    """gevent >= 1.5: `gevent.signal` is a module, MRQ calls it. Use signal_handler."""
+    import gevent
+    import mrq.processes
+
+    if isinstance(getattr(mrq.processes.gevent, "signal", None), types.ModuleType):
+        shim = types.SimpleNamespace(**{k: getattr(gevent, k) for k in dir(gevent) if not k.startswith("__")})
+        shim.signal = gevent.signal_handler
+        mrq.processes.gevent = shim
+
+
+def scheduler_lock() -> None:
+    """redis-py >= 3 raises LockError when `Lock(blocking=False)` is held elsewhere:
+    a second scheduler killed the worker. Skip the round instead, as intended."""
+    import time
+
+    from mrq import worker
+    from mrq.context import connections, get_current_config
+    from redis.exceptions import LockError
+    from redis.lock import Lock
+
+    def greenlet_scheduler(self: Any) -> None:
+        key = f"{get_current_config()['redis_prefix']}:schedulerlock"
+        while True:
+            lock = Lock(
+                connections.redis,
+                key,
+                timeout=self.config["scheduler_interval"] + 10,
+                blocking=False,
+                thread_local=False,
+            )
+            if lock.acquire(blocking=False):
+                try:
+                    self.scheduler.check()
+                finally:
+                    with contextlib.suppress(LockError):  # expired meanwhile
+                        lock.release()
+            time.sleep(self.config["scheduler_interval"])
+
+    worker.Worker.greenlet_scheduler = greenlet_scheduler
+
+
+class _Gone:
+    def status(self) -> str:
+        return "dead"
+
+
+def supervisor_respawn() -> None:
+    """`--processes`: a killed child is reaped, psutil raises NoSuchProcess and the
+    supervisor exited instead of starting a new child."""
+    import psutil
+    from mrq.processes import ProcessPool
+
+    original: Callable[[Any, dict[str, Any]], None] = ProcessPool.watch_process
+    if getattr(original, "mrqlab", False):
+        return
+
+    def watch_process(self: Any, process: dict[str, Any]) -> None:
+        try:
+            process["psutil"].status()
+        except psutil.NoSuchProcess:
+            process["psutil"] = _Gone()
+        original(self, process)
+
+    watch_process.mrqlab = True  # type: ignore[attr-defined]
+    ProcessPool.watch_process = watch_process
+
+
+def dashboard_auth() -> None:
+    """DASHBOARD_HTTPAUTH "user:password" was split on every ':', so a password
+    with ':' never matched. Split on the first one only."""
+    import hmac
+
+    from mrq.context import get_current_config
+    from mrq.dashboard import utils
+
+    def check_auth(username: str, password: str) -> bool:
+        user, _, secret = str(get_current_config()["dashboard_httpauth"]).partition(":")
+        return hmac.compare_digest(username or "", user) and hmac.compare_digest(password or "", secret)
+
+    utils.check_auth = check_auth
+
+
+def dashboard_app(app: Any) -> None:
+    """POST /api/workergroups called dict.iteritems(); and MRQ ran Flask in debug mode."""
+    import json
+
+    from flask import request
+    from mrq.context import connections
+    from mrq.dashboard.utils import jsonify, requires_auth
+
+    @requires_auth
+    def post_workergroups() -> Any:
+        workergroups = json.loads(request.form["workergroups"])
+        for key, value in workergroups.items():
+            connections.mongodb_jobs.mrq_workergroups.update_one({"_id": key}, {"$set": value}, upsert=True)
+        return jsonify({"status": "ok"})
+
+    app.view_functions["post_workergroups"] = post_workergroups
+    app.debug = False
+
+
+FIXES = (
+    pipes_module,
+    quiet_is_literal,
+    lualock_alias,
+    redis_connections,
+    gevent_signal,
+    scheduler_lock,
+    supervisor_respawn,
+    dashboard_auth,
+)
+
+
+def apply() -> None:
+    """Apply every fix once (dashboard_app needs the app: the dashboard entry point calls it)."""
+    global _applied
+    if _applied:
+        return
+    for fix in FIXES:
+        fix()
+    _applied = True

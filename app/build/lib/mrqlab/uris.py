@@ -1,0 +1,74 @@
+"""Connection URIs: built in one place, with percent-encoding, and parsed back.
+
+MRQ 0.9.10 took the Redis password from `urlparse(...).password` without
+percent-decoding, and `redis://PASSWORD@host` (the form of the original
+setup) sent no password at all. `parse_redis_uri` is what compat installs in
+MRQ instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+
+def _host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def redis_uri(host: str, port: int = 6379, password: str | None = None, db: int = 0) -> str:
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{_host(host)}:{int(port)}/{int(db)}"
+
+
+def mongodb_uri(
+    hosts: list[tuple[str, int]],
+    database: str,
+    username: str | None = None,
+    password: str | None = None,
+    auth_source: str | None = None,
+) -> str:
+    if not hosts:
+        raise ValueError("mongodb_uri needs at least one host")
+    auth = ""
+    if username:
+        auth = quote(username, safe="")
+        if password is not None:
+            auth += ":" + quote(password, safe="")
+        auth += "@"
+    netloc = ",".join(f"{_host(h)}:{int(p)}" for h, p in hosts)
+    query = f"?authSource={quote(auth_source or database, safe='')}" if username else ""
+    return f"mongodb://{auth}{netloc}/{quote(database, safe='')}{query}"
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    host: str
+    port: int
+    db: int
+    username: str | None
+    password: str | None
+
+
+def parse_redis_uri(uri: str) -> RedisTarget:
+    """Parse redis://[[user]:password@]host[:port][/db], percent-decoding.
+
+    A lone user part (`redis://SECRET@host`) is taken as the password, as the
+    MRQ setup this project replaces wrote it; `user:password@` is a Redis 6 ACL
+    user with its password.
+    """
+    parts = urlsplit(uri)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ValueError(f"not a redis URI: {parts.scheme}://...")
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if password is None and username:
+        username, password = None, username
+    path = parts.path.strip("/")
+    return RedisTarget(
+        host=parts.hostname or "localhost",
+        port=parts.port or 6379,
+        db=int(path) if path else 0,
+        username=username or None,
+        password=password or None,
+    )

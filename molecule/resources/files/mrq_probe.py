@@ -1,0 +1,67 @@
+"""Look at MRQ's jobs in MongoDB, with this host's /etc/mrq/mrq-config.py.
+
+Run with the MRQ venv's Python, as root. Prints JSON; exit 1 on timeout.
+  mrq_probe.py recent PATH REGEX [--count N] [--timeout S]   N successful jobs of PATH
+                                                             queued after start, result ~ REGEX
+  mrq_probe.py job ID STATUS [--result REGEX] [--timeout S]  wait for a job's status
+"""
+
+import argparse
+import datetime
+import json
+import re
+import runpy
+import sys
+import time
+
+import pymongo
+
+parser = argparse.ArgumentParser()
+parser.add_argument("what", choices=["recent", "job"])
+parser.add_argument("arg1")
+parser.add_argument("arg2")
+parser.add_argument("--result", default=None)
+parser.add_argument("--count", type=int, default=1)
+parser.add_argument("--timeout", type=float, default=60)
+parser.add_argument("--since", type=float, default=None, help="epoch seconds; default: now")
+parser.add_argument("--config", default="/etc/mrq/mrq-config.py")
+args = parser.parse_args()
+
+uri = runpy.run_path(args.config)["MONGODB_JOBS"]
+jobs = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000).get_default_database().mrq_jobs
+deadline = time.time() + args.timeout
+
+
+def show(doc):
+    out = {k: doc.get(k) for k in ("path", "params", "queue", "status", "result", "retry_count")}
+    out["_id"] = str(doc["_id"])
+    if doc.get("status") == "success" and doc.get("dateupdated") and doc.get("datequeued"):
+        out["latency_s"] = round((doc["dateupdated"] - doc["datequeued"]).total_seconds(), 3)
+    return out
+
+
+while True:
+    if args.what == "recent":
+        start = args.since if args.since is not None else deadline - args.timeout
+        since = datetime.datetime.utcfromtimestamp(start)
+        found = [
+            show(d)
+            for d in jobs.find({"path": args.arg1, "status": "success", "datequeued": {"$gte": since}})
+            if re.fullmatch(args.arg2, str(d.get("result")))
+        ]
+        if len(found) >= args.count:
+            print(json.dumps({"ok": True, "jobs": found}))
+            sys.exit(0)
+    else:
+        from bson import ObjectId
+
+        doc = jobs.find_one({"_id": ObjectId(args.arg1)})
+        if doc and doc.get("status") == args.arg2:
+            ok = args.result is None or re.fullmatch(args.result, str(doc.get("result")))
+            print(json.dumps({"ok": bool(ok), "job": show(doc)}))
+            sys.exit(0 if ok else 1)
+        found = [show(doc)] if doc else []
+    if time.time() > deadline:
+        print(json.dumps({"ok": False, "seen": found}))
+        sys.exit(1)
+    time.sleep(0.5)
