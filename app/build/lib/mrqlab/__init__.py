@@ -1,1 +1,0 @@
-"""mrq-lab's application code: URIs, MRQ compatibility fixes, scheduler, entry points."""
