@@ -266,31 +266,9 @@ def main() -> None:
             str(dist),
         )
         (dist / "Release").write_text(release)
-        sh(
-            "gpg",
-            "--batch",
-            "--yes",
-            "--local-user",
-            fpr,
-            "--clearsign",
-            "-o",
-            str(dist / "InRelease"),
-            str(dist / "Release"),
-            env=env,
-        )
-        sh(
-            "gpg",
-            "--batch",
-            "--yes",
-            "--local-user",
-            fpr,
-            "--armor",
-            "--detach-sign",
-            "-o",
-            str(dist / "Release.gpg"),
-            str(dist / "Release"),
-            env=env,
-        )
+        sign = ("gpg", "--batch", "--yes", "--local-user", fpr)
+        sh(*sign, "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release"), env=env)
+        sh(*sign, "--armor", "--detach-sign", "-o", str(dist / "Release.gpg"), str(dist / "Release"), env=env)
         print(f"suite {suite}: {', '.join(d.name for d in debs)}")
     stop_agent(gnupg)  # leave no gpg-agent behind
     print(f"signed with {fpr}; key at {args.out / 'standin-key.asc'}")

@@ -310,8 +310,9 @@ def ensure_proxy() -> None:
     die(f"apt-cacher-ng did not start; see {pdir}")
 
 
-def stop_proxy() -> None:
-    pid = read_pid(proxy_dir() / "pid")
+def stop_pidfile(pidfile: Path) -> None:
+    """SIGTERM the process a pid file names, SIGKILL after 5 s; remove the file."""
+    pid = read_pid(pidfile)
     if pid:
         os.kill(pid, signal.SIGTERM)
         for _ in range(50):
@@ -320,7 +321,11 @@ def stop_proxy() -> None:
             time.sleep(0.1)
         else:
             os.kill(pid, signal.SIGKILL)
-    (proxy_dir() / "pid").unlink(missing_ok=True)
+    pidfile.unlink(missing_ok=True)
+
+
+def stop_proxy() -> None:
+    stop_pidfile(proxy_dir() / "pid")
 
 
 def www_dir() -> Path:
@@ -359,15 +364,7 @@ def ensure_www() -> None:
 
 
 def stop_www() -> None:
-    pidfile = STATE / "www.pid"
-    pid = read_pid(pidfile)
-    if pid:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            if not pid_alive(pid):
-                break
-            time.sleep(0.1)
-    pidfile.unlink(missing_ok=True)
+    stop_pidfile(STATE / "www.pid")
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
