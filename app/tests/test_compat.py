@@ -274,7 +274,7 @@ def test_dashboard_auth_and_workergroups(tmp_path: Path) -> None:
             mrq_workergroups = Coll()
         connections.__dict__["mongodb_jobs"] = Db()
         client = dash.app.test_client()
-        good = {"Authorization": "Basic " + base64.b64encode(b"admin:pa:ss word").decode()}
+        good = {"Authorization": "Basic " + base64.b64encode("admin:pa:ss wörd".encode()).decode()}
         assert client.get("/").status_code == 401
         assert client.get("/", headers=good).status_code == 200, "auth"
         r = client.post("/api/workergroups", headers=good,
@@ -283,7 +283,7 @@ def test_dashboard_auth_and_workergroups(tmp_path: Path) -> None:
         assert saved == {"g1": {"$set": {"process_termination_timeout": 5}}}
         print("OK")
     """
-    env = {"MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss word"}
+    env = {"MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss wörd"}
     without = run_py(code, with_fix=None, env=env, cwd=tmp_path)
     assert without.returncode != 0 and "AssertionError: auth" in without.stderr, without.stderr[-1500:]
     auth_only = run_py(code, with_fix=None, env={**env, "FIX": "auth"}, cwd=tmp_path)

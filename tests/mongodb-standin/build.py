@@ -208,7 +208,7 @@ def new_key(gnupg: Path) -> tuple[str, str]:
         "mrq-lab TEST STAND-IN repository <standin@invalid>",
         "ed25519",
         "sign",
-        "1d",
+        "never",  # a new key at every build
         env=env,
     )
     listing = sh("gpg", "--batch", "--with-colons", "--list-keys", env=env)

@@ -54,7 +54,13 @@ GATEWAY = SUBNET.network_address + 1  # the controller's address on the bridge
 FIRST_HOST = 10
 NFT_TABLE = "mrq_sandbox"
 CGROUP_NAME = "mrq-sandbox"
-CGROUP_ROOTS = (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+# Hybrid hierarchy (this project's machines): name=systemd + unified; a pure
+# cgroup2 machine has a single hierarchy.
+CGROUP_ROOTS = (
+    (Path("/sys/fs/cgroup"),)
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    else (Path("/sys/fs/cgroup/systemd"), Path("/sys/fs/cgroup/unified"))
+)
 WWW_PORT = 8080
 PROXY_PORT = 13142  # not 3142: a system apt-cacher-ng may hold it
 IMAGE_REVISION = 4  # bump when build_image() changes what it produces
@@ -276,17 +282,26 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
-def read_pid(path: Path) -> int | None:
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def read_pid(path: Path, expect: str) -> int | None:
+    """The live pid in `path` whose command line contains `expect` (pids in
+    files that outlived a reboot may belong to anything by now)."""
     try:
         pid = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    return pid if pid_alive(pid) and expect in cmdline(pid) else None
 
 
 def ensure_proxy() -> None:
     pdir = proxy_dir()
-    if read_pid(pdir / "pid"):
+    if read_pid(pdir / "pid", "apt-cacher-ng"):
         return
     if not shutil.which("apt-cacher-ng"):
         die("apt-cacher-ng is not installed (apt-get install apt-cacher-ng)")
@@ -304,15 +319,15 @@ def ensure_proxy() -> None:
     )
     run("apt-cacher-ng", "-c", str(pdir))
     for _ in range(50):
-        if read_pid(pdir / "pid") and port_open(str(GATEWAY), PROXY_PORT):
+        if read_pid(pdir / "pid", "apt-cacher-ng") and port_open(str(GATEWAY), PROXY_PORT):
             return
         time.sleep(0.1)
     die(f"apt-cacher-ng did not start; see {pdir}")
 
 
-def stop_pidfile(pidfile: Path) -> None:
+def stop_pidfile(pidfile: Path, expect: str) -> None:
     """SIGTERM the process a pid file names, SIGKILL after 5 s; remove the file."""
-    pid = read_pid(pidfile)
+    pid = read_pid(pidfile, expect)
     if pid:
         os.kill(pid, signal.SIGTERM)
         for _ in range(50):
@@ -325,7 +340,7 @@ def stop_pidfile(pidfile: Path) -> None:
 
 
 def stop_proxy() -> None:
-    stop_pidfile(proxy_dir() / "pid")
+    stop_pidfile(proxy_dir() / "pid", "apt-cacher-ng")
 
 
 def www_dir() -> Path:
@@ -335,7 +350,7 @@ def www_dir() -> Path:
 def ensure_www() -> None:
     """Serve CACHE/www to the hosts (read-only, bridge address only)."""
     pidfile = STATE / "www.pid"
-    if read_pid(pidfile):
+    if read_pid(pidfile, "http.server"):
         return
     www_dir().mkdir(parents=True, exist_ok=True)
     with open(STATE / "www.log", "a") as logf:
@@ -364,7 +379,7 @@ def ensure_www() -> None:
 
 
 def stop_www() -> None:
-    stop_pidfile(STATE / "www.pid")
+    stop_pidfile(STATE / "www.pid", "http.server")
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -395,7 +410,7 @@ class Host:
 
     @property
     def running(self) -> bool:
-        return pid_alive(self.pid)
+        return pid_alive(self.pid) and f"--machine={self.name}" in cmdline(self.pid)
 
 
 def hosts() -> list[Host]:
@@ -733,9 +748,9 @@ def leftovers() -> list[str]:
         found.append(f"bridge {BRIDGE}")
     if run("nft", "list", "table", "inet", NFT_TABLE, check=False, quiet=True).returncode == 0:
         found.append(f"nft table inet {NFT_TABLE}")
-    if read_pid(proxy_dir() / "pid"):
+    if read_pid(proxy_dir() / "pid", "apt-cacher-ng"):
         found.append("apt-cacher-ng proxy")
-    if read_pid(STATE / "www.pid"):
+    if read_pid(STATE / "www.pid", "http.server"):
         found.append("file server")
     found += [f"cgroup {root / CGROUP_NAME}" for root in CGROUP_ROOTS if (root / CGROUP_NAME).exists()]
     ps = run("ps", "-eo", "pid=,args=", check=False, quiet=True).stdout

@@ -175,7 +175,9 @@ def dashboard_auth() -> None:
 
     def check_auth(username: str, password: str) -> bool:
         user, _, secret = str(get_current_config()["dashboard_httpauth"]).partition(":")
-        return hmac.compare_digest(username or "", user) and hmac.compare_digest(password or "", secret)
+        # bytes: compare_digest refuses non-ASCII str
+        ok_user = hmac.compare_digest((username or "").encode(), user.encode())
+        return hmac.compare_digest((password or "").encode(), secret.encode()) and ok_user
 
     utils.check_auth = check_auth
 

@@ -58,7 +58,7 @@ def parse_redis_uri(uri: str) -> RedisTarget:
     user with its password.
     """
     parts = urlsplit(uri)
-    if parts.scheme not in ("redis", "rediss"):
+    if parts.scheme != "redis":  # rediss (TLS) is not supported by MRQ's setup here
         raise ValueError(f"not a redis URI: {parts.scheme}://...")
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None

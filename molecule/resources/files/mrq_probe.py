@@ -1,6 +1,6 @@
 """Look at MRQ's jobs in MongoDB, with this host's /etc/mrq/mrq-config.py.
 
-Run with the MRQ venv's Python, as root. Prints JSON; exit 1 on timeout.
+Run with the MRQ venv's Python, as the service user. Prints JSON; exit 1 on timeout.
   mrq_probe.py recent PATH REGEX [--count N] [--timeout S]   N successful jobs of PATH
                                                              queued after start, result ~ REGEX
   mrq_probe.py job ID STATUS [--result REGEX] [--timeout S]  wait for a job's status
