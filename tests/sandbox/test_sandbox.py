@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import importlib.util
+import argparse
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from mrqsandbox import cli, common, config, hosts, image
 
-_spec = importlib.util.spec_from_file_location("sandbox", Path(__file__).with_name("sandbox.py"))
-assert _spec and _spec.loader
-sandbox = importlib.util.module_from_spec(_spec)
-sys.modules["sandbox"] = sandbox
-_spec.loader.exec_module(sandbox)
+SANDBOX = Path(__file__).with_name("sandbox.py")
 
 
 def test_allocate_ip_takes_first_free_from_first_host_offset() -> None:
-    assert sandbox.allocate_ip(set()) == "10.231.7.10"
-    assert sandbox.allocate_ip({"10.231.7.10", "10.231.7.11"}) == "10.231.7.12"
-    assert sandbox.allocate_ip({"10.231.7.11"}) == "10.231.7.10"
+    assert hosts.allocate_ip(set()) == "10.231.7.10"
+    assert hosts.allocate_ip({"10.231.7.10", "10.231.7.11"}) == "10.231.7.12"
+    assert hosts.allocate_ip({"10.231.7.11"}) == "10.231.7.10"
 
 
 def test_allocate_ip_fails_when_bridge_is_full() -> None:
-    used = {str(sandbox.SUBNET.network_address + i) for i in range(256)}
-    with pytest.raises(SystemExit):
-        sandbox.allocate_ip(used)
+    used = {str(config.SUBNET.network_address + i) for i in range(256)}
+    with pytest.raises(common.SandboxError, match="no free address"):
+        hosts.allocate_ip(used)
 
 
 @pytest.mark.parametrize(
@@ -32,7 +30,7 @@ def test_allocate_ip_fails_when_bridge_is_full() -> None:
     [("web-1", ("web-1", None)), ("db=10.231.7.100", ("db", "10.231.7.100"))],
 )
 def test_parse_host_arg_accepts_names_and_pinned_addresses(arg: str, expected: tuple) -> None:
-    assert sandbox.parse_host_arg(arg) == expected
+    assert cli.parse_host_arg(arg) == expected
 
 
 @pytest.mark.parametrize(
@@ -40,19 +38,81 @@ def test_parse_host_arg_accepts_names_and_pinned_addresses(arg: str, expected: t
     ["bad_name", "x" * 41, "h=10.9.9.9", "h=10.231.7.1", "h=10.231.7.5", "h=not-an-ip", "../etc"],
 )
 def test_parse_host_arg_rejects_bad_input(arg: str) -> None:
-    with pytest.raises(SystemExit):
-        sandbox.parse_host_arg(arg)
+    with pytest.raises(common.SandboxError):
+        cli.parse_host_arg(arg)
+
+
+@pytest.mark.parametrize(
+    ("arg", "message"),
+    [
+        ("bad_name", "invalid host name 'bad_name' (letters, digits and '-')"),
+        ("h=10.9.9.9", "h=10.9.9.9: address must be in 10.231.7.0/24, from .10 on"),
+    ],
+)
+def test_parse_host_arg_says_what_is_wrong(arg: str, message: str) -> None:
+    with pytest.raises(common.SandboxError) as err:
+        cli.parse_host_arg(arg)
+    assert str(err.value) == message
 
 
 def test_hosts_file_lists_controller_and_every_host() -> None:
-    hosts = [sandbox.Host("b", "10.231.7.11", 1, "/img"), sandbox.Host("a", "10.231.7.10", 2, "/img")]
-    lines = sandbox.hosts_file(hosts).splitlines()
+    hs = [hosts.Host("b", "10.231.7.11", 1, "/img"), hosts.Host("a", "10.231.7.10", 2, "/img")]
+    lines = hosts.hosts_file(hs).splitlines()
     assert "10.231.7.1 controller" in lines
     assert lines[-2:] == ["10.231.7.10 a", "10.231.7.11 b"]
 
 
 def test_recipe_hash_changes_with_the_recipe(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = sandbox.recipe_hash()
-    assert sandbox.recipe_hash() == before
-    monkeypatch.setattr(sandbox, "PACKAGES", sandbox.PACKAGES + ",curl")
-    assert sandbox.recipe_hash() != before
+    before = image.recipe_hash()
+    assert image.recipe_hash() == before
+    monkeypatch.setattr(image, "PACKAGES", image.PACKAGES + ",curl")
+    assert image.recipe_hash() != before
+
+
+def test_run_raises_sandbox_error_with_the_command_and_its_stderr() -> None:
+    with pytest.raises(common.SandboxError, match=r"^sh -c echo oops >&2; exit 3 failed \(3\): oops$"):
+        common.run("sh", "-c", "echo oops >&2; exit 3")
+    assert common.run("false", check=False, quiet=True).returncode == 1
+
+
+def failed_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run cli.main(argv), expect exit 1, return what it wrote to stderr."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 1
+    return capsys.readouterr().err
+
+
+def test_main_reports_a_sandbox_error_and_exits_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(_: argparse.Namespace) -> None:
+        raise common.SandboxError("it broke")
+
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(cli, "cmd_status", fail)
+    assert failed_main(["status"], capsys) == "sandbox: error: it broke\n"
+
+
+def test_main_refuses_to_run_without_root(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(cli, "cmd_status", lambda _: pytest.fail("ran as non-root"))
+    assert failed_main(["status"], capsys) == "sandbox: error: must run as root\n"
+
+
+def test_main_reports_a_bad_host_argument_before_doing_anything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(cli, "build_image", lambda: pytest.fail("went past the arguments"))
+    err = failed_main(["up", "ok", "bad_name"], capsys)
+    assert err == "sandbox: error: invalid host name 'bad_name' (letters, digits and '-')\n"
+
+
+def test_launcher_prints_the_package_docstring_as_help() -> None:
+    res = subprocess.run([sys.executable, str(SANDBOX), "--help"], capture_output=True, text=True)
+    assert res.returncode == 0
+    assert res.stdout.startswith("usage: sandbox [-h] {image,up,down,status,ssh,check,purge} ...")
+    assert "Commands (all idempotent; run as root):" in res.stdout
