@@ -33,11 +33,16 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
-from secantus import commands, server
-from secantus.server import SecantusDBServer
-
 LIB = Path(__file__).resolve().parent
+# The runtime package's SecantusDB and pinned dependencies, for the system's
+# Python, which the `mongod` wrapper runs without any site-packages (-I -S).
+if (LIB / "site").is_dir():
+    sys.path.insert(0, str(LIB / "site"))
+
+import yaml  # noqa: E402
+from secantus import commands, server  # noqa: E402
+from secantus.server import SecantusDBServer  # noqa: E402
+
 SERIES = (LIB / "series").read_text().strip() if (LIB / "series").exists() else "8.0"
 VERSION = (LIB / "version").read_text().strip() if (LIB / "version").exists() else SERIES
 log = logging.getLogger("mongod-standin")

@@ -1,0 +1,263 @@
+"""Unit tests of the stand-in's package staging (no network, no gpg).
+
+The tests marked "needs wheels" install the runtime for real from the wheels in
+$MRQ_STANDIN_WHEELS (e.g. /var/cache/mrq-sandbox/mongodb-standin/wheels, which
+build.py fills) and run it with /usr/bin/python3; without it they are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import marshal
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("standin_build", Path(__file__).with_name("build.py"))
+assert _spec and _spec.loader
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+RUNTIME_VERSION = "0.7.0~b3+h0123456789"
+
+
+@pytest.fixture
+def wheel_dir(tmp_path: Path) -> Path:
+    wdir = tmp_path / "wheels"
+    wdir.mkdir()
+    (wdir / "fake-1.0-py3-none-any.whl").write_bytes(b"not a wheel")
+    return wdir
+
+
+@pytest.fixture
+def fake_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """install_site() without pip: one module in the site directory."""
+
+    def install_site(site: Path, wheel_dir: Path, mongod: Path) -> None:
+        assert mongod.is_file()
+        build.write(site / "fake/__init__.py", "")
+
+    monkeypatch.setattr(build, "install_site", install_site)
+
+
+def staged_org(tmp_path: Path, series: str) -> Path:
+    stage = tmp_path / f"mongodb-org-{series}"
+    build.stage_mongodb_org(stage, series, RUNTIME_VERSION)
+    return stage
+
+
+def test_mongod_conf_has_journal_only_before_6_1(tmp_path: Path) -> None:
+    old = (staged_org(tmp_path, "3.4") / "etc/mongod.conf").read_text()
+    new = (staged_org(tmp_path, "7.0") / "etc/mongod.conf").read_text()
+    assert "  dbPath: /var/lib/mongodb\n  journal:\n    enabled: true\nsystemLog:\n" in old
+    assert "journal" not in new
+    assert "  dbPath: /var/lib/mongodb\nsystemLog:\n" in new
+    assert "TEST STAND-IN" in old
+
+
+def test_mongodb_org_control_names_series_version_and_runtime(tmp_path: Path) -> None:
+    stage = staged_org(tmp_path, "3.4")
+    control = (stage / "DEBIAN/control").read_text()
+    assert "Version: 3.4.24+standin1\n" in control
+    assert f"Depends: mongodb-standin-runtime (= {RUNTIME_VERSION})\n" in control
+    assert "TEST STAND-IN for MongoDB 3.4 (SecantusDB, NOT MongoDB)" in control
+    assert (stage / "usr/lib/mongodb-standin/version").read_text() == "3.4.24+standin1\n"
+    assert (stage / "usr/lib/mongodb-standin/series").read_text() == "3.4\n"
+    assert (stage / "DEBIAN/conffiles").read_text() == "/etc/mongod.conf\n"
+
+
+@pytest.mark.parametrize("series", list(build.VERSIONS))
+def test_every_series_version_carries_the_standin_suffix(tmp_path: Path, series: str) -> None:
+    version = build.stage_mongodb_org(tmp_path, series, RUNTIME_VERSION)
+    assert version == build.VERSIONS[series] + "+standin1"
+    assert version.startswith(series + ".")
+
+
+def test_scripts_are_executable_and_other_files_not(
+    tmp_path: Path, wheel_dir: Path, fake_install: None
+) -> None:
+    org = staged_org(tmp_path, "8.0")
+    runtime = tmp_path / "runtime"
+    build.stage_runtime(runtime, RUNTIME_VERSION, wheel_dir)
+    scripts = [org / "DEBIAN/postinst", org / "usr/bin/mongod"]
+    for path in scripts:
+        assert path.read_text().startswith("#!/bin/sh\n")
+        assert path.stat().st_mode & 0o777 == 0o755, path
+    plain = [p for p in [*org.rglob("*"), *runtime.rglob("*")] if p.is_file() and p not in scripts]
+    assert plain
+    for path in plain:
+        assert path.stat().st_mode & 0o777 == 0o644, path
+
+
+def test_runtime_stage_holds_the_site_and_the_version(
+    tmp_path: Path, wheel_dir: Path, fake_install: None
+) -> None:
+    build.stage_runtime(tmp_path, RUNTIME_VERSION, wheel_dir)
+    control = (tmp_path / "DEBIAN/control").read_text()
+    assert f"Package: mongodb-standin-runtime\nVersion: {RUNTIME_VERSION}\n" in control
+    assert "Depends: python3 (>= 3.11), python3 (<< 3.12)\n" in control
+    assert "TEST STAND-IN runtime" in control
+    assert "(NOT MongoDB)" in control
+    # Nothing to do on the host: no venv, no pip, no maintainer scripts.
+    assert sorted(p.name for p in (tmp_path / "DEBIAN").iterdir()) == ["control"]
+    lib = tmp_path / "usr/lib/mongodb-standin"
+    assert (lib / "site/fake/__init__.py").is_file()
+    assert not (lib / "wheels").exists()
+    assert (lib / "mongod.py").read_bytes() == (build.HERE / "mongod.py").read_bytes()
+
+
+def test_mongod_wrapper_runs_the_system_python_isolated(tmp_path: Path) -> None:
+    wrapper = (staged_org(tmp_path, "3.4") / "usr/bin/mongod").read_text()
+    assert "TEST STAND-IN" in wrapper
+    assert "venv" not in wrapper
+    command = 'exec /usr/bin/python3 -I -S -B /usr/lib/mongodb-standin/mongod.py "$@"\n'
+    assert wrapper.endswith(command)
+
+
+@pytest.mark.parametrize(
+    "changed", ["debian/runtime/control.in", "requirements.txt", "mongod.py", "build.py"]
+)
+def test_runtime_version_changes_with_any_file_of_the_package(
+    tmp_path: Path, wheel_dir: Path, monkeypatch: pytest.MonkeyPatch, changed: str
+) -> None:
+    here = tmp_path / "here"
+    shutil.copytree(build.HERE, here, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(build, "HERE", here)
+    before = build.runtime_package_version(wheel_dir)
+    assert before.startswith("0.7.0~b3+h")
+    assert build.runtime_package_version(wheel_dir) == before
+    with open(here / changed, "a") as f:
+        f.write("# changed\n")
+    assert build.runtime_package_version(wheel_dir) != before
+
+
+def test_runtime_version_changes_with_the_wheels(tmp_path: Path, wheel_dir: Path) -> None:
+    before = build.runtime_package_version(wheel_dir)
+    (wheel_dir / "fake-1.0-py3-none-any.whl").write_bytes(b"another wheel")
+    assert build.runtime_package_version(wheel_dir) != before
+
+
+@pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="needs dpkg-deb")
+def test_mongodb_org_deb_builds(tmp_path: Path) -> None:
+    deb = build.mongodb_org_deb("4.4", RUNTIME_VERSION, tmp_path)
+    assert deb.name == "mongodb-org_4.4.29+standin1_amd64.deb"
+    fields = subprocess.run(
+        ["dpkg-deb", "-f", str(deb), "Version", "Depends"], capture_output=True, text=True
+    )
+    depends = f"mongodb-standin-runtime (= {RUNTIME_VERSION})"
+    assert fields.stdout == f"Version: 4.4.29+standin1\nDepends: {depends}\n"
+
+
+# ------------------------------------------- the real runtime (needs wheels)
+
+
+def wheels_or_skip() -> Path:
+    wdir = Path(os.environ.get("MRQ_STANDIN_WHEELS", ""))
+    if not os.environ.get("MRQ_STANDIN_WHEELS") or not any(wdir.glob("*.whl")):
+        pytest.skip("needs wheels: set MRQ_STANDIN_WHEELS to a directory build.py filled")
+    stamp = wdir / ".stamp"
+    if stamp.exists():
+        want = hashlib.sha256((build.HERE / "requirements.txt").read_bytes()).hexdigest()
+        if stamp.read_text() != want:
+            pytest.skip(f"the wheels in {wdir} are for another requirements.txt")
+    if sys.version_info[:2] != (3, 11) or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs Python 3.11 here and in /usr/bin/python3, like the hosts")
+    return wdir
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A host's view of both packages: runtime and mongodb-org 3.4 staged into
+    one tree, the wrapper pointed at it (it names /usr/lib/mongodb-standin)."""
+    wdir = wheels_or_skip()
+    root = tmp_path_factory.mktemp("host")
+    build.stage_runtime(root, RUNTIME_VERSION, wdir)
+    build.stage_mongodb_org(root, "3.4", RUNTIME_VERSION)
+    wrapper = root / "usr/bin/mongod"
+    lib = str(root / "usr/lib/mongodb-standin")
+    wrapper.write_text(wrapper.read_text().replace("/usr/lib/mongodb-standin", lib))
+    return root
+
+
+def site_of(root: Path) -> Path:
+    return root / build.SITE
+
+
+def python3(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["/usr/bin/python3", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_real_site_imports_with_the_system_python_and_no_venv(root: Path) -> None:
+    site = site_of(root)
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import secantus, pymongo, bson, yaml; "
+        "print(secantus.__file__, pymongo.__file__, bson.__file__, yaml.__file__)"
+    )
+    res = python3("-I", "-c", code, str(site))
+    assert res.returncode == 0, res.stderr
+    files = res.stdout.split()
+    assert len(files) == 4
+    for file in files:
+        assert Path(file).is_relative_to(site), file
+    assert not (root / "usr/lib/mongodb-standin/venv").exists()
+    assert not (site / "bin").exists()
+    assert not list(site.glob("*.pth"))
+
+
+def test_real_site_has_no_tests_and_compiled_startup_modules(root: Path) -> None:
+    site = site_of(root)
+    assert (site / "numpy/_core").is_dir()
+    assert not [p for p in site.glob("*/**/tests") if p.is_dir()]
+    pyc = site / "secantus/__pycache__/server.cpython-311.pyc"
+    data = pyc.read_bytes()
+    assert int.from_bytes(data[4:8], "little") == 0b01  # hash-based, source unchecked
+    assert marshal.loads(data[16:]).co_filename == "/usr/lib/mongodb-standin/site/secantus/server.py"
+
+
+def test_real_mongod_wrapper_reports_its_version_and_writes_no_pyc(root: Path) -> None:
+    site = site_of(root)
+    before = sorted(site.rglob("*.pyc"))
+    res = subprocess.run(
+        [str(root / "usr/bin/mongod"), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": "/nonexistent"},
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "db version v3.4.24+standin1 (TEST STAND-IN: SecantusDB, not MongoDB)\n"
+    assert sorted(site.rglob("*.pyc")) == before
+
+
+def test_real_mongod_serves_a_ping(root: Path, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "mongod.conf"
+    conf.write_text(
+        f"storage:\n  dbPath: {tmp_path / 'db'}\n"
+        f"systemLog:\n  destination: file\n  path: {tmp_path / 'mongod.log'}\n"
+        f"net:\n  port: {port}\n  bindIp: 127.0.0.1\n"
+    )
+    proc = subprocess.Popen([str(root / "usr/bin/mongod"), "--config", str(conf)])
+    try:
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import pymongo; "
+            "c = pymongo.MongoClient(port=int(sys.argv[2]), serverSelectionTimeoutMS=20000); "
+            "print(c.admin.command('ping')['ok'])"
+        )
+        res = python3("-I", "-S", "-c", code, str(site_of(root)), str(port))
+        assert res.returncode == 0, res.stderr + (tmp_path / "mongod.log").read_text()
+        assert res.stdout == "1.0\n"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    log = (tmp_path / "mongod.log").read_text()
+    assert "TEST STAND-IN: SecantusDB speaking for mongod 3.4.24+standin1" in log
