@@ -1,0 +1,36 @@
+"""Filters for the contract between the server roles and their clients.
+
+  {{ redis_endpoint | mrq_lab.cluster.client_address(inventory_hostname) }}
+  {{ endpoint.users | mrq_lab.cluster.user_for('mrq') }}
+  {{ ansible_facts | mrq_lab.cluster.release }}           -> "Debian 12"
+
+Logic and tests: plugins/module_utils/endpoints.py, tests/unit/.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.mrq_lab.cluster.plugins.module_utils import endpoints
+
+
+def _filter_error(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except endpoints.EndpointError as exc:
+            raise AnsibleFilterError(str(exc)) from exc
+
+    wrapped.__name__ = func.__name__
+    wrapped.__doc__ = func.__doc__
+    return wrapped
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "client_address": _filter_error(endpoints.client_address),
+            "user_for": _filter_error(endpoints.select_user),
+            "release": endpoints.release,
+        }

@@ -1,0 +1,6 @@
+"""Make `ansible_collections.mrq_lab.cluster` importable as Ansible sees it."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[5]))
