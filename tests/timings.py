@@ -115,8 +115,10 @@ def cluster(tree: Path, res: Result, strategies: list[str], reruns: int) -> None
     sh("molecule", "prepare", "-s", "cluster", cwd=tree, env=env)
     try:
         res.cold["cluster"], _ = timed("molecule", "converge", "-s", "cluster", cwd=tree, env=env)
-        # molecule keeps a scenario's inventory under the project directory's name
-        inventory = Path.home() / ".cache/molecule" / tree.name / "cluster/inventory"
+        # molecule's ephemeral directory of the scenario just converged
+        inventory = max(
+            Path.home().glob(".ansible/tmp/molecule.*.cluster/inventory"), key=lambda p: p.stat().st_mtime
+        )
         for strategy in strategies:
             times = []
             for _ in range(reruns):
