@@ -75,6 +75,7 @@ def playbook_env(tree: Path, strategy: str) -> dict[str, str]:
         "PATH": f"{tree / '.venv/bin'}:{os.environ['PATH']}",
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_roles",
         "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "MOLECULE_PROJECT_DIRECTORY": str(tree),  # older scenario inventories read it
     }
     if strategy:
         env["ANSIBLE_STRATEGY"] = strategy
