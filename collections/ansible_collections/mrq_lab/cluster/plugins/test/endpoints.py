@@ -1,7 +1,7 @@
 """Tests on addresses and hosts, parsed (never matched as text):
 
   {{ mrq_dashboard_bind is mrq_lab.cluster.loopback }}
-  {{ mongodb_bind_ip | select('mrq_lab.cluster.wildcard') }}
+  {{ mongodb_bind | select('mrq_lab.cluster.wildcard') }}
   {{ ansible_facts is mrq_lab.cluster.shared_kernel }}
   {{ redis_endpoint is mrq_lab.cluster.reachable_from(inventory_hostname) }}
 
