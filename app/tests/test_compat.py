@@ -7,18 +7,13 @@ once without the fix (must fail) and once with it (must pass).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-PASSWORD = "p@ss w:rd/%#?x"
+from conftest import PASSWORD
 
 
 def run_py(code: str, *, with_fix: str | None, env: dict[str, str] | None = None, cwd: Path | None = None):
@@ -42,35 +37,6 @@ def assert_fix(code: str, fix: str, failure: str, **kw: object) -> None:
     with_it = run_py(code, with_fix=fix, **kw)  # type: ignore[arg-type]
     assert with_it.returncode == 0, with_it.stderr[-2000:]
     assert "OK" in with_it.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A real redis-server on loopback with a password full of URI specials."""
-    if not shutil.which("redis-server"):
-        pytest.fail("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    conf = workdir / "redis.conf"
-    conf.write_text(
-        f'port {port}\nbind 127.0.0.1\nrequirepass "{PASSWORD}"\nsave ""\nappendonly no\ndir {workdir}\n'
-    )
-    proc = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(10)
 
 
 def mrq_context(uri: str, extra: str = "", code: str = "") -> str:
@@ -255,6 +221,43 @@ def test_killed_child_of_processes_is_respawned() -> None:
         print("OK")
     """
     assert_fix(code, "supervisor_respawn", "NoSuchProcess")
+
+
+def test_a_stop_leaves_no_job_started() -> None:
+    code = """
+        import logging, os, gevent, gevent.pool
+        from redis import lock; lock.LuaLock = lock.Lock
+        if os.environ.get("FIX"):
+            from mrqlab import compat; compat.stop_leaves_no_started_job()
+        from mrq.exceptions import JobInterrupt
+        from mrq.worker import Worker
+
+        class Jobs:  # mrq_jobs: one job this worker dequeued (status started)
+            docs = {"j1": {"status": "started", "worker": "W"}}
+            def update_many(self, flt, upd):
+                hits = [d for d in self.docs.values() if all(d.get(k) == v for k, v in flt.items())]
+                for d in hits:
+                    d.update(upd["$set"])
+                return type("R", (), {"modified_count": len(hits)})()
+
+        w = Worker.__new__(Worker)  # just what work_stop uses
+        w.id, w.greenlets, w.greenlet, w.log = "W", {}, gevent.getcurrent(), logging.getLogger("w")
+        w.gevent_pool = gevent.pool.Pool(5)
+        w.report_worker = lambda w=0: None
+        w.flush_logs = lambda: None
+        w.mongodb_jobs = type("Db", (), {"mrq_jobs": Jobs()})()
+        ran = []
+        w.gevent_pool.spawn(ran.append, "j1")  # the job's greenlet, not begun yet
+        w.gevent_pool.kill(exception=JobInterrupt, block=False)  # the second SIGINT
+        w.work_stop()
+        assert not ran
+        assert Jobs.docs["j1"]["status"] == "interrupt", Jobs.docs
+        print("OK")
+    """
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and "'status': 'started'" in without.stderr, without.stderr[-1500:]
+    with_it = run_py(code, with_fix=None, env={"FIX": "1"})
+    assert with_it.returncode == 0 and "OK" in with_it.stdout, with_it.stderr[-2000:]
 
 
 def test_dashboard_auth_and_workergroups(tmp_path: Path) -> None:

@@ -114,5 +114,5 @@ def test_main_reports_a_bad_host_argument_before_doing_anything(
 def test_launcher_prints_the_package_docstring_as_help() -> None:
     res = subprocess.run([sys.executable, str(SANDBOX), "--help"], capture_output=True, text=True)
     assert res.returncode == 0
-    assert res.stdout.startswith("usage: sandbox [-h] {image,up,down,status,ssh,check,purge} ...")
+    assert res.stdout.startswith("usage: sandbox [-h] {image,up,down,restart,status,ssh,check,purge} ...")
     assert "Commands (all idempotent; run as root):" in res.stdout

@@ -165,6 +165,36 @@ def supervisor_respawn() -> None:
     ProcessPool.watch_process = watch_process
 
 
+def stop_leaves_no_started_job() -> None:
+    """A stopping worker (second SIGINT, SIGTERM) kills its greenlet pool: a job it
+    had just dequeued (status `started`) whose greenlet had not begun never saves
+    `interrupt`, and stays `started`. When work_stop returns nothing of the worker
+    runs any more: what it still has `started` becomes `interrupt`, which the
+    scheduler requeues."""
+    import datetime
+
+    from mrq import worker
+
+    original: Callable[[Any], None] = worker.Worker.work_stop
+    if getattr(original, "mrqlab", False):
+        return
+
+    def work_stop(self: Any) -> None:
+        original(self)
+        try:
+            result = self.mongodb_jobs.mrq_jobs.update_many(
+                {"worker": self.id, "status": "started"},
+                {"$set": {"status": "interrupt", "dateupdated": datetime.datetime.utcnow()}},
+            )
+            if result.modified_count:
+                self.log.warning("%s job(s) left started by the stop: now interrupt", result.modified_count)
+        except Exception:  # MongoDB away: the scheduler requeues them as a stopped worker's
+            self.log.exception("could not mark the jobs left started")
+
+    work_stop.mrqlab = True  # type: ignore[attr-defined]
+    worker.Worker.work_stop = work_stop
+
+
 def dashboard_auth() -> None:
     """DASHBOARD_HTTPAUTH "user:password" was split on every ':', so a password
     with ':' never matched. Split on the first one only."""
@@ -209,6 +239,7 @@ FIXES = (
     gevent_signal,
     scheduler_lock,
     supervisor_respawn,
+    stop_leaves_no_started_job,
     dashboard_auth,
 )
 

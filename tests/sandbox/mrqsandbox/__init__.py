@@ -15,6 +15,8 @@ Commands (all idempotent; run as root):
   down [NAME...]           stop hosts; with no NAME, stop all and remove the
                            bridge, nft table, proxy and cgroups (also after a
                            failed or interrupted run)
+  restart NAME [--hard]    reboot a host on the same disk and address; --hard
+                           kills everything at once instead (a power loss)
   status [--json]          list running hosts (name, ip, pid, memory)
   ssh NAME [CMD...]        open a shell or run a command on a host
   check                    exit 1 if anything of the sandbox is left running

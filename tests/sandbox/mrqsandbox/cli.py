@@ -24,6 +24,7 @@ from .hosts import (
     memory_mib,
     refresh_hosts_files,
     remove_cgroup,
+    restart_host,
     ssh_key,
     start_host,
     stop_host,
@@ -157,6 +158,13 @@ def cmd_down(args: argparse.Namespace) -> None:
         teardown_shared()
 
 
+def cmd_restart(args: argparse.Namespace) -> None:
+    host = restart_host(args.name, hard=args.hard)
+    t0 = time.monotonic()
+    wait_ready(host, args.timeout)
+    log(f"{host.name} {'power-cycled' if args.hard else 'rebooted'}, ready in {time.monotonic() - t0:.1f} s")
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     show(hosts(), args.json)
 
@@ -200,6 +208,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="stop hosts (all, and shared resources, if none named)")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.set_defaults(func=cmd_down)
+    p = sub.add_parser("restart", help="reboot a host on the same disk (--hard: power loss)")
+    p.add_argument("name")
+    p.add_argument("--hard", action="store_true", help="SIGKILL everything instead of a shutdown")
+    p.add_argument("--timeout", type=float, default=90, help="seconds to wait for SSH")
+    p.set_defaults(func=cmd_restart)
     p = sub.add_parser("status", help="list hosts")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)

@@ -209,12 +209,12 @@ def remove_cgroup(cg: Path) -> None:
         log(f"could not remove cgroup {cg}: {exc}")
 
 
-def stop_host(name: str, timeout: float = 15.0) -> None:
-    hdir = STATE / "hosts" / name
-    meta = hdir / "host.json"
+def halt_host(name: str, hard: bool = False, timeout: float = 15.0) -> None:
+    """Stop a host's processes, keeping its disk: an orderly shutdown (nspawn turns
+    SIGTERM into one), or with `hard` a power loss (SIGKILL to everything)."""
+    meta = STATE / "hosts" / name / "host.json"
     host = Host(**json.loads(meta.read_text())) if meta.exists() else None
-    if host and host.running:
-        # nspawn turns SIGTERM into an orderly shutdown of the container.
+    if host and host.running and not hard:
         os.kill(host.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while host.running and time.monotonic() < deadline:
@@ -232,12 +232,27 @@ def stop_host(name: str, timeout: float = 15.0) -> None:
         time.sleep(0.1)
     else:
         log(f"{name}: processes still alive: {sorted(left)}")
+
+
+def restart_host(name: str, hard: bool = False) -> Host:
+    """Reboot a host on the same disk and address (or power-cycle it, `hard`)."""
+    meta = STATE / "hosts" / name / "host.json"
+    if not meta.exists():
+        raise SandboxError(f"{name}: no such host")
+    host = Host(**json.loads(meta.read_text()))
+    halt_host(name, hard=hard)
+    return start_host(name, Path(host.image), host.ip)
+
+
+def stop_host(name: str, timeout: float = 15.0) -> None:
+    hdir = STATE / "hosts" / name
+    halt_host(name, timeout=timeout)
     root = hdir / "root"
     if is_mounted(root):
         run("umount", str(root), check=False)
         if is_mounted(root):
             run("umount", "-l", str(root), check=False)
-    for cg in cgroups:
+    for cg in cgroup_dirs(name):
         remove_cgroup(cg)
     shutil.rmtree(hdir, ignore_errors=True)
 
