@@ -65,19 +65,18 @@ def stop(
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Returns what happened: "finished", "interrupted", "still running" or "not running"."""
-    try:
-        kill(pid, signal.SIGINT)
-    except ProcessLookupError:
-        return "not running"
-    if wait_exit(pid, timeout, is_alive, sleep):
-        return "finished"
-    log.warning("jobs still running after %s s: interrupting them", timeout)
-    try:
-        kill(pid, signal.SIGINT)
-    except ProcessLookupError:
-        return "finished"
-    if wait_exit(pid, grace, is_alive, sleep):
-        return "interrupted"
+    # Each SIGINT, then how long to wait for the exit, and what an exit then means.
+    phases = ((timeout, "finished"), (grace, "interrupted"))
+    before = "not running"
+    for seconds, outcome in phases:
+        try:
+            kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            return before
+        if wait_exit(pid, seconds, is_alive, sleep):
+            return outcome
+        log.warning("worker %s still running after %s s", pid, seconds)
+        before = outcome
     return "still running"
 
 
