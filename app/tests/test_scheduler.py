@@ -69,6 +69,22 @@ def test_jobs_every_interval_recovery_every_10_s_maintenance_every_minute() -> N
     assert rec.ran(tuple(maintenance)) == [(0.0, p) for p in maintenance] + [(60.0, p) for p in maintenance]
 
 
+def test_ticks_that_wake_a_little_early_or_late_skip_nothing() -> None:
+    """The recovery's bound counts on a check at every tick, whatever the jitter."""
+    rec = Recorder()
+    sched = Scheduler(
+        Plan(interval=20, maintenance_interval=60), rec.queue_job, rec.run_task, clock=lambda: rec.now
+    )
+    jitter = [0.004, 0.001, 0.003, 0.0, 0.002, 0.004, 0.001, 0.003, 0.002, 0.0, 0.001]
+    for n, late in enumerate(jitter):
+        rec.now = n * RECOVERY_INTERVAL + late
+        sched.step()
+    recovery_ticks = sorted({round(t) for t, _ in rec.ran(RECOVERY_TASKS)})
+    assert recovery_ticks == [int(n * RECOVERY_INTERVAL) for n in range(len(jitter))]
+    assert len(rec.queued) == 12  # t = 0, 20, ... 100: two jobs each
+    assert sorted({round(t) for t, _ in rec.ran((MAINTENANCE_TASKS[0][0],))}) == [0, 60]
+
+
 def test_a_slow_maintenance_does_not_delay_the_recovery_ticks() -> None:
     stop = threading.Event()
     recoveries: list[float] = []
