@@ -16,13 +16,18 @@ to the role (see README.standin next to it):
 - usersInfo {forAllDBs: true} lists every user;
 - a speculative SCRAM login (folded into `hello`) for a mechanism the user
   has no credentials for is declined, as mongod does, so drivers fall back to
-  the negotiated mechanism (pymongo 3.x failed on SCRAM-SHA-1-only users).
+  the negotiated mechanism (pymongo 3.x failed on SCRAM-SHA-1-only users);
+- speed, not behaviour: a sorted find with a limit (so findAndModify, MRQ's
+  dequeue) walks an index in sort order and stops at the first matches, and a
+  filter naming an `_id` plus other clauses fetches that one document,
+  instead of reading (and sorting) every candidate in the collection.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import ipaddress
 import logging
 import os
@@ -39,9 +44,13 @@ LIB = Path(__file__).resolve().parent
 if (LIB / "site").is_dir():
     sys.path.insert(0, str(LIB / "site"))
 
+import bson  # noqa: E402
 import yaml  # noqa: E402
 from secantus import commands, server  # noqa: E402
+from secantus import storage as engine  # noqa: E402
+from secantus.query import matches  # noqa: E402
 from secantus.server import SecantusDBServer  # noqa: E402
+from secantus.sortkey import COMPOUND_SEP, encode_value_directed  # noqa: E402
 
 SERIES = (LIB / "series").read_text().strip() if (LIB / "series").exists() else "8.0"
 VERSION = (LIB / "version").read_text().strip() if (LIB / "version").exists() else SERIES
@@ -195,6 +204,200 @@ def listen_also(srv: SecantusDBServer, host: str, port: int) -> socket.socket:
     return sock
 
 
+# ------------------------------------------------------- speed (same results)
+
+# Filter values that an index prefix can pin: equal values have equal index
+# keys. (None also matches a missing field, a regex is a pattern, and documents
+# or arrays are compared by value: those are left to the residual match.)
+PREFIX_TYPES = (str, int, float, bson.ObjectId, datetime.datetime)
+# Operators that change what a sort means or need their own index.
+ORDER_OPERATORS = {"$near", "$nearSphere", "$geoNear", "$text", "$where"}
+
+
+def names_order_operator(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(k in ORDER_OPERATORS or names_order_operator(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(names_order_operator(v) for v in value)
+    return False
+
+
+def index_for_sorted_find(
+    st: engine.Storage, db: str, coll: str, query: dict[str, Any], sort: list[tuple[str, int]]
+) -> tuple[str, list[tuple[str, int]], bool] | None:
+    """The index whose key is [equality fields of `query`] + `sort`, or None.
+
+    Returns (name, the prefix (field, direction)s in key order, walk backwards).
+    Only plain indexes qualify (no sparse, partial, multikey or collation), and
+    only ASCENDING sort columns, walked forwards for an ascending sort and
+    backwards for a descending one: SecantusDB's byte-inverted descending keys
+    still put a value before its extensions ("a" before "ab"; its sortkey.py).
+    Among several, the longest equality prefix wins (the narrowest walk).
+    """
+    directions = {d for _f, d in sort}
+    if len(directions) != 1:
+        return None
+    pinned = {f for f, v in query.items() if isinstance(v, PREFIX_TYPES) and not f.startswith("$")}
+    sort_fields = [f for f, _d in sort]
+    best: tuple[str, list[tuple[str, int]], bool] | None = None
+    for name, key_spec, opts in list(st._iter_indexes(db, coll)):
+        if any(opts.get(o) for o in ("sparse", "multikey", "partialFilterExpression", "collation")):
+            continue
+        try:
+            key = [(f, int(d)) for f, d in key_spec.items()]
+        except (TypeError, ValueError):
+            continue
+        for start in range(len(key) - len(sort) + 1):
+            if [f for f, _d in key[start : start + len(sort)]] != sort_fields:
+                continue
+            usable = all(d == 1 for _f, d in key[start : start + len(sort)])
+            usable = usable and {f for f, _d in key[:start]} <= pinned
+            if usable and (best is None or start > len(best[1])):
+                best = (name, key[:start], directions == {-1})
+            break
+    return best
+
+
+def sorted_find_by_index_walk(
+    st: engine.Storage,
+    db: str,
+    coll: str,
+    query: dict[str, Any],
+    sort: list[tuple[str, int]],
+    want: int,
+    let: dict[str, Any] | None,
+) -> list[dict[str, Any]] | None:
+    """The first `want` documents matching `query` in `sort` order, or None when
+    no index serves the sort. Walks the index entries that share the query's
+    equality prefix in key order, fetches each document and keeps the ones
+    the whole query matches, so a dequeue reads a few documents, not all."""
+    picked = index_for_sorted_find(st, db, coll, query, sort)
+    if picked is None:
+        return None
+    name, prefix_fields, backwards = picked
+    prefix = b""
+    if prefix_fields:
+        parts = [encode_value_directed(query[f], d) for f, d in prefix_fields]
+        prefix = engine._escape_kb(COMPOUND_SEP.join(parts) + COMPOUND_SEP)
+    elif backwards:
+        return None  # no key to start a backward walk from; the engine sorts
+    out: list[dict[str, Any]] = []
+    st._refresh_read_snapshot()
+    with st._lock:
+        docs = st._cursor_optional(engine._doc_table_for(db, coll))
+        if docs is None:
+            return []
+        entries = st._cursor(engine._IDX_ENTRIES_TABLE)
+        if backwards:
+            # Just past every key that starts with the prefix: its successor.
+            end = prefix.rstrip(b"\xff")
+            entries.set_key(db, coll, name, end[:-1] + bytes([end[-1] + 1]))
+            rc = entries.search_near()
+            if rc == engine.wt.WT_NOTFOUND:
+                return []
+            if rc >= 0 and entries.prev() != 0:
+                return []
+            step = entries.prev
+        else:
+            entries.set_key(db, coll, name, prefix)
+            rc = entries.search_near()
+            if rc == engine.wt.WT_NOTFOUND:
+                return []
+            if rc < 0 and entries.next() != 0:
+                return []
+            step = entries.next
+        while len(out) < want:
+            engine._deadline.check()
+            k = entries.get_key()
+            if (k[0], k[1], k[2]) != (db, coll, name):
+                break
+            escaped, recordid = engine._unpack_entry(bytes(k[3]))
+            if not escaped.startswith(prefix):
+                break
+            if recordid is not None:
+                docs.reset()
+                docs.set_key(db, coll, recordid)
+                if docs.search() == 0:
+                    doc = bson.decode(engine._unframe_doc_value(bytes(docs.get_value()))[1])
+                    if matches(doc, query, vars=let):
+                        out.append(doc)
+            if step() != 0:
+                break
+    return out
+
+
+def patch_sorted_find() -> None:
+    """Gap: SecantusDB answers a sorted find (and so findAndModify, which finds
+    its document with limit 1 before the guarded write) by reading every
+    candidate, matching and sorting them all, then keeping the first: MRQ's
+    dequeue over a backlog of N queued jobs cost O(N) decodes and an O(N log N)
+    Python sort per job (~4 dequeues/s at 5,000 queued). With a limit and an
+    index that serves the sort, walk it in order and stop early. Anything else
+    (no limit, hint, collation, min/max, $near/$text, system and oplog
+    collections, no such index) goes to the engine as before."""
+    find_matching = engine.Storage.find_matching
+
+    def find_matching_walking_the_sort_index(
+        self: engine.Storage, db: str, coll: str, filter: dict[str, Any] | None = None, **kw: Any
+    ) -> list[dict[str, Any]]:
+        sort = self._multi_sort_spec(kw.get("sort"))
+        limit, skip = int(kw.get("limit") or 0), int(kw.get("skip") or 0)
+        query = dict(filter or {})
+        if (
+            sort
+            and limit > 0
+            and skip >= 0
+            and all(kw.get(k) is None for k in ("hint", "collation", "min_bound", "max_bound"))
+            and not names_order_operator(query)
+            and not (
+                self._is_oplog_rs(db, coll)
+                or self._is_system_users(db, coll)
+                or self._is_system_version(db, coll)
+            )
+        ):
+            out = sorted_find_by_index_walk(self, db, coll, query, sort, skip + limit, kw.get("let"))
+            if out is not None:
+                out = out[skip:]
+                projection = kw.get("projection")
+                if projection and out:
+                    metas = self._projection_metas(
+                        db, coll, out, projection, query, kw.get("sort"), None, None
+                    )
+                    out = engine.apply_projection_batch(out, projection, query, metas=metas, has_sort=True)
+                return out
+        return find_matching(self, db, coll, filter, **kw)
+
+    engine.Storage.find_matching = find_matching_walking_the_sort_index
+
+
+def patch_id_lookup() -> None:
+    """Gap: SecantusDB fetches a document by `_id` only when `_id` is the whole
+    filter. findAndModify writes its pick with `{_id: <id>, $and: [<query>]}`
+    (the `_id` plus the query re-checked, so two dequeuers never both get a
+    job), and that scanned the whole collection, finished jobs included, on
+    every dequeue. An `_id` equality (or $in) next to other clauses is now
+    fetched by `_id` and the whole filter matched on that document, as the
+    write paths already do for every candidate an index hands them."""
+    try_index = engine.Storage._try_index_id_keys
+
+    def try_index_id_keys_by_id_first(
+        self: engine.Storage,
+        db: str,
+        coll: str,
+        filter: dict[str, Any],
+        *,
+        collation: Any = None,
+    ) -> list[int] | None:
+        if collation is None and len(filter) > 1 and "_id" in filter:
+            id_keys = engine._id_point_lookup_keys(filter["_id"])
+            if id_keys is not None and not self._is_timeseries(db, coll):
+                recordids = [self._doc_recordid(db, coll, k) for k in id_keys]
+                return [r for r in recordids if r is not None]
+        return try_index(self, db, coll, filter, collation=collation)
+
+    engine.Storage._try_index_id_keys = try_index_id_keys_by_id_first
+
+
 # --------------------------------------------------------------------- main
 
 
@@ -237,6 +440,8 @@ def main() -> int:
 
     patch_user_commands()
     patch_localhost_exception()
+    patch_sorted_find()
+    patch_id_lookup()
     Path(db_path).mkdir(parents=True, exist_ok=True)
     cache_gb = conf.get("storage.wiredTiger.engineConfig.cacheSizeGB")
     srv = SecantusDBServer(
