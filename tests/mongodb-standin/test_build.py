@@ -12,11 +12,10 @@ import importlib.util
 import marshal
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -236,28 +235,16 @@ def test_real_mongod_wrapper_reports_its_version_and_writes_no_pyc(root: Path) -
     assert sorted(site.rglob("*.pyc")) == before
 
 
-def test_real_mongod_serves_a_ping(root: Path, tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp_path / "mongod.conf"
-    conf.write_text(
-        f"storage:\n  dbPath: {tmp_path / 'db'}\n"
-        f"systemLog:\n  destination: file\n  path: {tmp_path / 'mongod.log'}\n"
-        f"net:\n  port: {port}\n  bindIp: 127.0.0.1\n"
-    )
-    proc = subprocess.Popen([str(root / "usr/bin/mongod"), "--config", str(conf)])
-    try:
+def test_real_mongod_serves_a_ping(root: Path, tmp_path: Path, loopback_mongod: Any) -> None:
+    with loopback_mongod([str(root / "usr/bin/mongod")], tmp_path) as server:
         code = (
             "import sys; sys.path.insert(0, sys.argv[1]); import pymongo; "
             "c = pymongo.MongoClient(port=int(sys.argv[2]), serverSelectionTimeoutMS=20000); "
             "print(c.admin.command('ping')['ok'])"
         )
-        res = python3("-I", "-S", "-c", code, str(site_of(root)), str(port))
-        assert res.returncode == 0, res.stderr + (tmp_path / "mongod.log").read_text()
+        res = python3("-I", "-S", "-c", code, str(site_of(root)), str(server.port))
+        assert res.returncode == 0, res.stderr + server.log.read_text()
         assert res.stdout == "1.0\n"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+    assert server.proc.returncode == 0
     log = (tmp_path / "mongod.log").read_text()
     assert "TEST STAND-IN: SecantusDB speaking for mongod 3.4.24+standin1" in log

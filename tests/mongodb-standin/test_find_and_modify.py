@@ -22,8 +22,6 @@ import hashlib
 import importlib.util
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -74,7 +72,7 @@ def runtime(tmp: Path) -> tuple[list[str], Path]:
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def client(tmp_path_factory: pytest.TempPathFactory, loopback_mongod: Any) -> Iterator[Any]:
     tmp = tmp_path_factory.mktemp("standin-fam")
     command, site = runtime(tmp)
     try:
@@ -82,30 +80,15 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     except ImportError:
         sys.path.append(str(site))
         import pymongo
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp / "mongod.conf"
-    conf.write_text(
-        f"storage:\n  dbPath: {tmp / 'db'}\n"
-        f"systemLog:\n  destination: file\n  path: {tmp / 'mongod.log'}\n"
-        f"net:\n  port: {port}\n  bindIp: 127.0.0.1\n"
-    )
-    proc = subprocess.Popen([*command, "--config", str(conf)])
-    mongo = pymongo.MongoClient(
-        "127.0.0.1", port, serverSelectionTimeoutMS=30000, socketTimeoutMS=120000, maxPoolSize=20
-    )
-    try:
-        mongo.admin.command("ping")
-        yield mongo
-    finally:
-        mongo.close()
-        proc.send_signal(signal.SIGTERM)
+    with loopback_mongod(command, tmp) as server:
+        mongo = pymongo.MongoClient(
+            "127.0.0.1", server.port, serverSelectionTimeoutMS=30000, socketTimeoutMS=120000, maxPoolSize=20
+        )
         try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            mongo.admin.command("ping")
+            yield mongo
+        finally:
+            mongo.close()
 
 
 @pytest.fixture
