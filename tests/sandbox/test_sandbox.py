@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,22 @@ def test_launcher_prints_the_package_docstring_as_help() -> None:
     assert res.returncode == 0
     assert res.stdout.startswith("usage: sandbox [-h] {image,up,down,restart,status,ssh,check,purge} ...")
     assert "Commands (all idempotent; run as root):" in res.stdout
+
+
+def test_pid_alive_until_a_zombie_even_with_a_parenthesis_in_its_name(tmp_path: Path) -> None:
+    odd = tmp_path / "a) Z b"  # the name /proc/PID/stat shows between parentheses
+    odd.write_bytes(Path("/bin/sleep").read_bytes())
+    odd.chmod(0o755)
+    proc = subprocess.Popen([str(odd), "30"])
+    try:
+        assert common.pid_alive(proc.pid)
+        proc.kill()
+        for _ in range(100):  # killed, not yet reaped: a zombie
+            if not common.pid_alive(proc.pid):
+                break
+            time.sleep(0.05)
+        assert not common.pid_alive(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not common.pid_alive(proc.pid)
