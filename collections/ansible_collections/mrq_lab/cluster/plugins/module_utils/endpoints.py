@@ -113,6 +113,11 @@ def reachable_from(endpoint: Mapping[str, Any], client_host: str) -> bool:
     return True
 
 
+def with_password(users: Sequence[Mapping[str, Any]], default: str) -> list[dict[str, Any]]:
+    """The users, each with a password: `default` for those without one."""
+    return [{**user, "password": user.get("password") or default} for user in users]
+
+
 def select_user(users: Sequence[Mapping[str, Any]], database: str) -> Mapping[str, Any]:
     """The user defined in `database` (its authSource); the first one if several."""
     for user in users:

@@ -12,6 +12,7 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.endpoints import (
     release,
     select_user,
     shared_kernel,
+    with_password,
 )
 
 
@@ -136,3 +137,11 @@ def test_shared_kernel(facts, expected):
 )
 def test_release(facts, expected):
     assert release(facts) == expected
+
+
+def test_users_without_a_password_take_the_default() -> None:
+    users = [{"name": "mrq", "database": "mrq"}, {"name": "ro", "database": "mrq", "password": "own"}]
+    assert with_password(users, "default pw") == [
+        {"name": "mrq", "database": "mrq", "password": "default pw"},
+        {"name": "ro", "database": "mrq", "password": "own"},
+    ]

@@ -1,0 +1,210 @@
+"""The roles' value checks: each bad value is refused, naming its variable and
+never showing a secret; the roles' defaults (with passwords set) pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.checks import (
+    ROLES,
+    address_problem,
+    host_addresses,
+    password_problem,
+)
+
+HOST = ["10.231.7.10", "fe80::1"]
+GOOD = "s3cure Pass:word#1"  # fine: spaces and punctuation are allowed
+
+VALID: dict[str, dict[str, Any]] = {
+    "redis": {
+        "redis_requirepass": GOOD,
+        "redis_bind": ["127.0.0.1", "10.231.7.10"],
+        "redis_port": 6379,
+        "redis_timeout": 0,
+        "redis_databases": 16,
+        "redis_save": ["3600 1", "300 100"],
+        "redis_maxmemory": "256mb",
+        "redis_rename_commands": {"FLUSHALL": ""},
+        "redis_extra_config": {"latency-monitor-threshold": 100},
+    },
+    "mongodb": {
+        "mongodb_port": 27017,
+        "mongodb_bind": ["127.0.0.1", "10.231.7.10"],
+        "mongodb_authorization": True,
+        "mongodb_admin_password": GOOD,
+        "mongodb_users": [{"name": "mrq", "password": GOOD, "database": "mrq", "roles": ["readWrite"]}],
+        "mongodb_db_path": "/var/lib/mongodb",
+        "mongodb_log_path": "/var/log/mongodb/mongod.log",
+        "mongodb_extra_config": {"operationProfiling": {"slowOpThresholdMs": 200}},
+    },
+    "mrq": {
+        "mrq_user": "mrq",
+        "mrq_dashboard_bind": "127.0.0.1",
+        "mrq_dashboard_port": 5555,
+        "mrq_dashboard_password": "",
+        "mrq_scheduler_interval": 20,
+        "mrq_scheduler_maintenance_interval": 60,
+        "mrq_worker_stop_timeout": 60,
+        "mrq_job_timeout": 3600,
+        "mrq_max_retries": 3,
+        "mrq_requeue_within": 60,
+        "mrq_scheduler_queues": ["task1", "task2"],
+        "mrq_mongodb_database": "mrq",
+        "mrq_worker_groups": [{"name": "task1", "queues": ["task1"], "greenlets": 5, "processes": 0}],
+        "mrq_tasks": {"tasks_push.task1": {"timeout": 300, "max_retries": 5}},
+    },
+}
+
+
+def problems(role: str, **overrides: Any) -> list[str]:
+    return ROLES[role]({**VALID[role], **overrides}, HOST)
+
+
+@pytest.mark.parametrize("role", sorted(VALID))
+def test_valid_values_pass(role: str) -> None:
+    assert problems(role) == []
+
+
+@pytest.mark.parametrize(
+    ("role", "overrides", "variable"),
+    [
+        ("redis", {"redis_port": 70000}, "redis_port"),
+        ("redis", {"redis_port": 0}, "redis_port"),
+        ("redis", {"redis_port": True}, "redis_port"),
+        ("redis", {"redis_requirepass": GOOD + "\n"}, "redis_requirepass"),
+        ("redis", {"redis_requirepass": "short"}, "redis_requirepass"),
+        ("redis", {"redis_requirepass": "CHANGE-ME-CHANGE-ME"}, "redis_requirepass"),
+        ("redis", {"redis_requirepass": "tab\there-and-more"}, "redis_requirepass"),
+        ("redis", {"redis_bind": ["10.99.99.99"]}, "redis_bind"),
+        ("redis", {"redis_bind": ["127.attacker.example"]}, "redis_bind"),
+        ("redis", {"redis_bind": []}, "redis_bind"),
+        ("redis", {"redis_save": ["3600"]}, "redis_save"),
+        ("redis", {"redis_save": ["0 1"]}, "redis_save"),
+        ("redis", {"redis_databases": 0}, "redis_databases"),
+        ("redis", {"redis_timeout": -1}, "redis_timeout"),
+        ("redis", {"redis_maxmemory": "lots"}, "redis_maxmemory"),
+        ("redis", {"redis_maxmemory": "-1"}, "redis_maxmemory"),
+        ("redis", {"redis_extra_config": {"requirepass": "x"}}, "redis_extra_config"),
+        ("redis", {"redis_extra_config": {"protected-mode": "no"}}, "redis_extra_config"),
+        ("redis", {"redis_extra_config": {"Bind": "0.0.0.0"}}, "redis_extra_config"),
+        ("redis", {"redis_extra_config": {"maxmemory-policy": "allkeys-lru"}}, "redis_extra_config"),
+        ("redis", {"redis_extra_config": {"hz": "10\nrequirepass x"}}, "redis_extra_config"),
+        ("redis", {"redis_extra_config": {"two words": 1}}, "redis_extra_config"),
+        ("redis", {"redis_rename_commands": {"AUTH": ""}}, "redis_rename_commands"),
+        ("redis", {"redis_rename_commands": {"CONFIG": "a b"}}, "redis_rename_commands"),
+        ("mongodb", {"mongodb_port": 70000}, "mongodb_port"),
+        ("mongodb", {"mongodb_bind": ["0.0.0.0"], "mongodb_authorization": False}, "mongodb_authorization"),
+        ("mongodb", {"mongodb_bind": ["10.1.2.3"]}, "mongodb_bind"),
+        ("mongodb", {"mongodb_bind": ["db.example"]}, "mongodb_bind"),
+        ("mongodb", {"mongodb_admin_password": "CHANGE-ME-CHANGE-ME"}, "mongodb_admin_password"),
+        (
+            "mongodb",
+            {"mongodb_users": [{"name": "mrq", "password": "x", "database": "mrq"}]},
+            "mongodb_users['mrq'].password",
+        ),
+        (
+            "mongodb",
+            {"mongodb_mrq_password": "short", "mongodb_users": [{"name": "mrq", "database": "mrq"}]},
+            "mongodb_mrq_password",
+        ),
+        ("mongodb", {"mongodb_users": [{"name": "mrq", "database": "mrq"}]}, "mongodb_mrq_password"),
+        (
+            "mongodb",
+            {"mongodb_users": [{"name": "mrq", "password": GOOD, "database": "a b"}]},
+            "mongodb_users['mrq'].database",
+        ),
+        (
+            "mongodb",
+            {"mongodb_extra_config": {"security": {"authorization": "disabled"}}},
+            "mongodb_extra_config",
+        ),
+        ("mongodb", {"mongodb_extra_config": {"net": {"bindIpAll": True}}}, "mongodb_extra_config"),
+        ("mongodb", {"mongodb_extra_config": {"storage": {"dbPath": "/tmp"}}}, "mongodb_extra_config"),
+        ("mongodb", {"mongodb_db_path": "relative/db"}, "mongodb_db_path"),
+        ("mrq", {"mrq_user": "root"}, "mrq_user"),
+        ("mrq", {"mrq_user": "Bad User"}, "mrq_user"),
+        ("mrq", {"mrq_dashboard_port": 80}, "mrq_dashboard_port"),
+        ("mrq", {"mrq_dashboard_port": 65536}, "mrq_dashboard_port"),
+        ("mrq", {"mrq_dashboard_bind": "10.9.9.9"}, "mrq_dashboard_bind"),
+        ("mrq", {"mrq_dashboard_password": "CHANGE-ME-CHANGE-ME"}, "mrq_dashboard_password"),
+        ("mrq", {"mrq_scheduler_interval": 0}, "mrq_scheduler_interval"),
+        ("mrq", {"mrq_scheduler_maintenance_interval": -5}, "mrq_scheduler_maintenance_interval"),
+        ("mrq", {"mrq_worker_stop_timeout": 0}, "mrq_worker_stop_timeout"),
+        ("mrq", {"mrq_job_timeout": 0}, "mrq_job_timeout"),
+        ("mrq", {"mrq_max_retries": -1}, "mrq_max_retries"),
+        ("mrq", {"mrq_requeue_within": 30}, "mrq_requeue_within"),
+        ("mrq", {"mrq_scheduler_queues": ["a queue"]}, "mrq_scheduler_queues"),
+        ("mrq", {"mrq_mongodb_database": "mrq.jobs"}, "mrq_mongodb_database"),
+        (
+            "mrq",
+            {"mrq_worker_groups": [{"name": "w", "queues": [], "greenlets": 5, "processes": 0}]},
+            "queues",
+        ),
+        (
+            "mrq",
+            {"mrq_worker_groups": [{"name": "w", "queues": ["q"], "greenlets": 0, "processes": 0}]},
+            "greenlets",
+        ),
+        (
+            "mrq",
+            {"mrq_worker_groups": [{"name": "w", "queues": ["q"], "greenlets": 1, "processes": -3}]},
+            "processes",
+        ),
+        (
+            "mrq",
+            {"mrq_worker_groups": [{"name": "a b", "queues": ["q"], "greenlets": 1, "processes": 0}]},
+            "name",
+        ),
+        (
+            "mrq",
+            {"mrq_worker_groups": [{"name": "w", "queues": ["q"], "greenlets": 1, "processes": 0}] * 2},
+            "twice",
+        ),
+        ("mrq", {"mrq_tasks": {"t": {"timeout": 0}}}, "mrq_tasks['t'].timeout"),
+        ("mrq", {"mrq_tasks": {"t": {"retries": 3}}}, "mrq_tasks['t'].retries"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_variable(
+    role: str, overrides: dict[str, Any], variable: str
+) -> None:
+    found = problems(role, **overrides)
+    assert found, overrides
+    assert any(variable in p for p in found), found
+    for secret in (GOOD, "CHANGE-ME-CHANGE-ME", "tab\there"):
+        assert all(secret not in p for p in found), found
+
+
+def test_integers_given_as_strings_on_the_command_line() -> None:
+    assert problems("redis", redis_port="6380") == []
+    assert problems("redis", redis_port="70000") != []
+    assert problems("redis", redis_port="63 79") != []
+
+
+@pytest.mark.parametrize("value", [GOOD, "x" * 12, "a:b@c/d?e#f%g h"])
+def test_passwords_allowed(value: str) -> None:
+    assert password_problem(value) is None
+
+
+@pytest.mark.parametrize(
+    "value", [None, 12345678901234, "x" * 11, "é" * 12, GOOD + "\n", " " + GOOD, "my-Secret-1234"]
+)
+def test_passwords_refused(value: Any) -> None:
+    assert password_problem(value)
+
+
+@pytest.mark.parametrize(
+    "entry", ["0.0.0.0", "::", "127.0.0.1", "::1", "localhost", "10.231.7.10", "fe80::1"]
+)
+def test_bindable(entry: str) -> None:
+    assert address_problem(entry, HOST) is None
+
+
+@pytest.mark.parametrize("entry", ["10.231.7.11", "127.attacker.example", "", "10.231.7.10/24", 42])
+def test_not_bindable(entry: Any) -> None:
+    assert address_problem(entry, HOST)
+
+
+def test_host_addresses_from_facts() -> None:
+    facts = {"all_ipv4_addresses": ["10.0.0.5"], "all_ipv6_addresses": ["fe80::5"]}
+    assert host_addresses(facts) == ["10.0.0.5", "fe80::5"]
