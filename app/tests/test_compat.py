@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
+from conftest import MRQ_PASSWORD, MRQ_USER, PASSWORD
 
 
 def run_py(code: str, *, with_fix: str | None, env: dict[str, str] | None = None, cwd: Path | None = None):
@@ -296,3 +296,36 @@ def test_dashboard_auth_and_workergroups(tmp_path: Path) -> None:
     assert auth_only.returncode != 0 and "workergroups 500" in auth_only.stderr, auth_only.stderr[-1500:]
     with_it = run_py(code, with_fix=None, env={**env, "FIX": "all"}, cwd=tmp_path)
     assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+def test_mrq_works_as_its_acl_user_which_cannot_administer_redis(redis_port: int) -> None:
+    """The credential roles/redis gives MRQ (Redis 6+): queues, Lua scripts and KEYS
+    work; CONFIG, FLUSHALL, FLUSHDB, SHUTDOWN, REPLICAOF, DEBUG, MODULE, ACL do not."""
+    from mrqlab.uris import redis_uri
+
+    uri = redis_uri("127.0.0.1", redis_port, MRQ_PASSWORD, username=MRQ_USER)
+    code = mrq_context(
+        uri,
+        code="""
+        import redis
+        from mrq.job import queue_raw_jobs
+        from mrq.queue import Queue
+        r = connections.redis
+        queue_raw_jobs("lab_acl_sorted_set", {"job-a": 10})
+        assert Queue("lab_acl_sorted_set").size() >= 1
+        assert r.register_script("return 1")() == 1
+        assert any(k.startswith(b"mrq:") or k.startswith("mrq:") for k in r.keys())
+        refused = []
+        for command in (("CONFIG", "GET", "maxmemory"), ("FLUSHALL",), ("FLUSHDB",), ("SHUTDOWN",),
+                        ("REPLICAOF", "NO", "ONE"), ("SLAVEOF", "NO", "ONE"), ("DEBUG", "SLEEP", "0"),
+                        ("MODULE", "LIST"), ("ACL", "WHOAMI"), ("ACL", "SETUSER", "x")):
+            try:
+                r.execute_command(*command)
+            except redis.exceptions.ResponseError as e:  # NoPermissionError, or DEBUG disabled
+                refused.append(command[0])
+        assert len(refused) == 10, refused
+        print("OK")
+    """,
+    )
+    res = run_py(code, with_fix="redis_connections")
+    assert res.returncode == 0, res.stderr[-2000:]

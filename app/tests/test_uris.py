@@ -24,6 +24,13 @@ def test_original_setups_password_as_user_part_is_a_password() -> None:
     assert parse_redis_uri("redis://s3cret@127.0.0.1:6379/0").password == "s3cret"
 
 
+def test_acl_user_round_trips() -> None:
+    uri = redis_uri("h", 1, NASTY, username="mrq")
+    assert uri == "redis://mrq:p%40ss%20w%3Ard%2F%25%23%3Fx@h:1/0"
+    target = parse_redis_uri(uri)
+    assert (target.username, target.password) == ("mrq", NASTY)
+
+
 def test_acl_user_and_password() -> None:
     target = parse_redis_uri("redis://mrq:pw%40x@h:1/0")
     assert (target.username, target.password) == ("mrq", "pw@x")

@@ -16,8 +16,11 @@ def _host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
-def redis_uri(host: str, port: int = 6379, password: str | None = None, db: int = 0) -> str:
-    auth = f":{quote(password, safe='')}@" if password else ""
+def redis_uri(
+    host: str, port: int = 6379, password: str | None = None, db: int = 0, username: str | None = None
+) -> str:
+    """redis://[user]:password@host:port/db; a user is a Redis 6 ACL user."""
+    auth = f"{quote(username or '', safe='')}:{quote(password, safe='')}@" if password else ""
     return f"redis://{auth}{_host(host)}:{int(port)}/{int(db)}"
 
 

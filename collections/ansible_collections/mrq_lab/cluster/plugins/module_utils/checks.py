@@ -194,6 +194,14 @@ def redis_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p = Problems(v)
     p.integer("redis_port", *PORTS, what="a TCP port")
     p.password("redis_requirepass")
+    p.password("redis_mrq_password")
+    if v.get("redis_mrq_password") == v.get("redis_requirepass"):
+        p.add("redis_mrq_password", "MRQ's password must differ from the administrator's", secret=True)
+    user = v.get("redis_mrq_user")
+    if not isinstance(user, str) or not USER.match(user) or user == "default":
+        p.add("redis_mrq_user", "an ACL user name other than default: lowercase letters, digits, _ and -")
+    if not re.fullmatch(r"[ -~]+", str(v.get("redis_mrq_acl"))):
+        p.add("redis_mrq_acl", "ACL rules on one line of printable ASCII")
     p.addresses("redis_bind", host_addresses)
     p.integer("redis_timeout", 0, what="idle seconds (0: never)")
     p.integer("redis_databases", 1, 10000, what="a number of databases")

@@ -19,6 +19,9 @@ GOOD = "s3cure Pass:word#1"  # fine: spaces and punctuation are allowed
 VALID: dict[str, dict[str, Any]] = {
     "redis": {
         "redis_requirepass": GOOD,
+        "redis_mrq_password": "mrq " + GOOD,
+        "redis_mrq_user": "mrq",
+        "redis_mrq_acl": "~* &* +@all -@admin -@dangerous +keys +info -acl",
         "redis_bind": ["127.0.0.1", "10.231.7.10"],
         "redis_port": 6379,
         "redis_timeout": 0,
@@ -76,6 +79,10 @@ def test_valid_values_pass(role: str) -> None:
         ("redis", {"redis_requirepass": "short"}, "redis_requirepass"),
         ("redis", {"redis_requirepass": "CHANGE-ME-CHANGE-ME"}, "redis_requirepass"),
         ("redis", {"redis_requirepass": "tab\there-and-more"}, "redis_requirepass"),
+        ("redis", {"redis_mrq_password": GOOD}, "redis_mrq_password"),
+        ("redis", {"redis_mrq_password": "short"}, "redis_mrq_password"),
+        ("redis", {"redis_mrq_user": "default"}, "redis_mrq_user"),
+        ("redis", {"redis_mrq_acl": "+@all\nuser x on"}, "redis_mrq_acl"),
         ("redis", {"redis_bind": ["10.99.99.99"]}, "redis_bind"),
         ("redis", {"redis_bind": ["127.attacker.example"]}, "redis_bind"),
         ("redis", {"redis_bind": []}, "redis_bind"),
