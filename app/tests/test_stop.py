@@ -80,3 +80,17 @@ def test_no_process():
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     assert stop(proc.pid, timeout=1) == "not running"
+
+
+def test_a_process_whose_proc_entry_cannot_be_read_counts_as_alive(monkeypatch) -> None:
+    """A sandbox may hide /proc/PID/stat from the stop command: it must keep waiting,
+    not take the worker for gone (it would then be killed mid-job)."""
+    from mrqlab import stop as stop_module
+
+    def unreadable(self: Path) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(stop_module.Path, "read_text", unreadable)
+    import os
+
+    assert stop_module.alive(os.getpid())

@@ -40,8 +40,10 @@ def alive(pid: int) -> bool:
         return True
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+    except FileNotFoundError:  # gone between the two looks
         return False
+    except (OSError, IndexError):  # it exists, but its state cannot be read: alive
+        return True
 
 
 def wait_exit(
