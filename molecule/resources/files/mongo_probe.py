@@ -39,6 +39,8 @@ for check in spec["checks"]:
             db.probe.insert_one({"probe": check.get("value", 1)})
         elif op == "create_index":
             db.probe.create_index("probe")
+        elif op == "drop_database":
+            client.drop_database(check.get("db", "mrq"))
         elif op == "create_user":
             db.command("createUser", "probe-intruder", pwd="x" * 16, roles=["root"])
         elif op == "read_marker":
