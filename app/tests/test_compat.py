@@ -209,7 +209,10 @@ def test_killed_child_of_processes_is_respawned() -> None:
         gevent.sleep(0.5)
         first = pool.processes[0]["pid"]
         os.kill(first, signal.SIGKILL)
-        os.waitpid(first, 0)  # reaped: psutil now says NoSuchProcess
+        # Reaped at once by the original, blocking waitpid: gevent's lets the pool's
+        # watch run meanwhile, which may see a zombie instead (that race made this flaky).
+        from gevent.monkey import get_original
+        get_original("os", "waitpid")(first, 0)  # psutil now says NoSuchProcess
         for _ in range(50):
             gevent.sleep(0.1)
             pids = [p["pid"] for p in pool.processes]
