@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .common import SandboxError, cmdline, log, pid_alive, port_open, run
 from .config import BRIDGE, CGROUP_NAME, CGROUP_ROOTS, FIRST_HOST, GATEWAY, SSH_OPTS, STATE, SUBNET
+from .network import remove_host_link
 
 
 @dataclass
@@ -135,6 +136,7 @@ def start_host(name: str, image: Path, ip: str) -> Host:
         for cg in cgroups:
             (cg / "cgroup.procs").write_text(str(os.getpid()))
 
+    remove_host_link(name)
     console = open(host.dir / "console.log", "w")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [
@@ -247,6 +249,7 @@ def restart_host(name: str, hard: bool = False) -> Host:
 def stop_host(name: str, timeout: float = 15.0) -> None:
     hdir = STATE / "hosts" / name
     halt_host(name, timeout=timeout)
+    remove_host_link(name)
     root = hdir / "root"
     if is_mounted(root):
         run("umount", str(root), check=False)

@@ -14,6 +14,14 @@ def link_exists(name: str) -> bool:
     return Path(f"/sys/class/net/{name}").exists()
 
 
+def remove_host_link(host: str) -> None:
+    """Delete the host side of a host's veth pair if a dead host left it behind
+    (systemd-nspawn then refuses to start a host of that name: "File exists")."""
+    link = f"vb-{host}"
+    if link_exists(link):
+        run("ip", "link", "del", link, check=False)
+
+
 def nft_table_exists() -> bool:
     return run("nft", "list", "table", "inet", NFT_TABLE, check=False, quiet=True).returncode == 0
 
