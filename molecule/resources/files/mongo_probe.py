@@ -1,13 +1,14 @@
 """Run MongoDB checks as given on stdin (JSON), print one line per check.
 
+  mongo_probe.py LOGINS   LOGINS: a root-only JSON file
+                          {"app": {"user": ..., "password": ..., "auth_source": ...}, ...}
 stdin: {"port": 27017,
-        "logins": {"app": {"user": ..., "password": ..., "auth_source": ...}, ...},
         "checks": [{"name": ..., "as": "app" (omit: unauthenticated),
                     "password": ... (overrides the login's),
                     "op": "ping|find|insert|create_index|create_user|read_marker",
                     "db": "mrq", "value": ..., "expect": "ok|refused"}, ...]}
-Exit 1 if any check does not behave as expected. Passwords come on stdin,
-never on the command line. Works with pymongo 3.x and 4.x.
+Exit 1 if any check does not behave as expected. Passwords come from the
+file, never on the command line or stdin (which Ansible shows at -vvv). Works with pymongo 3.x and 4.x.
 """
 
 import json
@@ -17,11 +18,13 @@ import pymongo
 from pymongo.errors import OperationFailure, PyMongoError
 
 spec = json.load(sys.stdin)
+with open(sys.argv[1]) as f:
+    logins = json.load(f)
 failed = 0
 for check in spec["checks"]:
     kwargs = {"serverSelectionTimeoutMS": 5000}
     if check.get("as"):
-        login = spec["logins"][check["as"]]
+        login = logins[check["as"]]
         kwargs.update(
             username=login["user"],
             password=check.get("password", login["password"]),
