@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+
 DOCUMENTATION = r"""
 module: dpkg_statoverride
 short_description: Register a dpkg stat override for a path
@@ -20,8 +22,6 @@ options:
     type: str
     required: true
 """
-
-from ansible.module_utils.basic import AnsibleModule
 
 
 def parse(listing: str) -> tuple[str, str, str] | None:
@@ -52,7 +52,7 @@ def main() -> None:
     except ValueError:
         module.fail_json(msg=f"mode must be octal, got {module.params['mode']!r}")
     tool = module.get_bin_path("dpkg-statoverride", required=True)
-    rc, out, err = module.run_command([tool, "--list", path])
+    rc, out, _err = module.run_command([tool, "--list", path])
     current = parse(out) if rc == 0 else None
     if current == want:
         module.exit_json(changed=False, path=path)
