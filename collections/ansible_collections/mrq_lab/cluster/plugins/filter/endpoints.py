@@ -3,6 +3,7 @@
   {{ redis_endpoint | mrq_lab.cluster.client_address(inventory_hostname) }}
   {{ endpoint.users | mrq_lab.cluster.user_for('mrq') }}
   {{ ansible_facts | mrq_lab.cluster.release }}           -> "Debian 12"
+  {{ mrq_dashboard_bind | mrq_lab.cluster.local_url_host }} -> "127.0.0.1" for 0.0.0.0
   {{ mongodb_users | mrq_lab.cluster.with_password(mongodb_mrq_password) }}
 
 Logic and tests: plugins/module_utils/endpoints.py, tests/unit/.
@@ -34,5 +35,6 @@ class FilterModule:
             "client_address": _filter_error(endpoints.client_address),
             "user_for": _filter_error(endpoints.select_user),
             "release": endpoints.release,
+            "local_url_host": endpoints.local_url_host,
             "with_password": endpoints.with_password,
         }

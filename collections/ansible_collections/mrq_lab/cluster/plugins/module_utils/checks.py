@@ -282,6 +282,7 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     for name in ("mrq_scheduler_interval", "mrq_scheduler_maintenance_interval"):
         p.integer(name, 1, what="seconds")
     p.integer("mrq_worker_stop_timeout", 1, what="seconds")
+    p.integer("mrq_health_settle", 1, what="seconds")
     p.integer("mrq_job_timeout", 1, what="seconds")
     p.integer("mrq_max_retries", 0, what="a number of retries")
     p.integer("mrq_requeue_within", 45, what="seconds (a worker silent for the bound - 15 s is dead)")

@@ -57,6 +57,15 @@ def is_loopback(entry: str) -> bool:
     return ip is not None and ip.is_loopback
 
 
+def local_url_host(bind: str) -> str:
+    """The host part of a URL that reaches, from the same host, a server bound to `bind`:
+    loopback for a wildcard, IPv6 addresses in brackets, names as they are."""
+    ip = parse_ip(WILDCARDS.get(_bare(bind), bind))
+    if isinstance(ip, ipaddress.IPv6Address):
+        return f"[{ip}]"
+    return str(ip) if ip is not None else _bare(bind)
+
+
 def shared_kernel(facts: Mapping[str, Any]) -> bool:
     """True on a guest that shares its host's kernel (container), from Ansible facts."""
     kind = facts.get("virtualization_type") or facts.get("ansible_virtualization_type")

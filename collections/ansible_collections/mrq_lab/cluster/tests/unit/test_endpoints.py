@@ -145,3 +145,14 @@ def test_users_without_a_password_take_the_default() -> None:
         {"name": "mrq", "database": "mrq", "password": "default pw"},
         {"name": "ro", "database": "mrq", "password": "own"},
     ]
+
+
+def test_local_url_host_reaches_a_server_from_its_own_host():
+    from ansible_collections.mrq_lab.cluster.plugins.module_utils.endpoints import local_url_host
+
+    assert local_url_host("0.0.0.0") == "127.0.0.1"
+    assert local_url_host("::") == "[::1]"
+    assert local_url_host("10.0.0.5") == "10.0.0.5"
+    assert local_url_host("fe80::1") == "[fe80::1]"
+    assert local_url_host("::ffff:10.0.0.5") == "10.0.0.5"
+    assert local_url_host("localhost") == "localhost"
