@@ -1,0 +1,66 @@
+"""The auth file's requirepass round trip, and the RESP client against a real redis-server."""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.redis_auth import (
+    RedisError,
+    Resp,
+    escape,
+    parse_requirepass,
+    sha256,
+)
+
+NASTY = 'pw @:/%#?"\\ x'
+
+
+def test_requirepass_round_trips_through_the_file_format():
+    text = f"# managed\nrequirepass {escape(NASTY)}\nuser mrq on #{sha256('x')} ~* +@all\n"
+    assert parse_requirepass(text) == NASTY
+
+
+def test_the_last_requirepass_wins_and_none_without_one():
+    assert parse_requirepass('requirepass "a"\nrequirepass "b"\n') == "b"
+    assert parse_requirepass("port 6379\n") is None
+
+
+@pytest.fixture
+def redis_port(tmp_path):
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "redis.conf"
+    conf.write_text(f'port {port}\nbind 127.0.0.1\nsave ""\ndir {tmp_path}\nrequirepass {escape(NASTY)}\n')
+    proc = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_the_client_authenticates_and_reads_every_reply_kind(redis_port):
+    with Resp("127.0.0.1", redis_port) as conn:
+        with pytest.raises(RedisError, match="NOAUTH"):
+            conn.call("GET", "k")
+        with pytest.raises(RedisError, match=r"WRONGPASS|invalid password"):
+            conn.call("AUTH", "wrong")
+        assert conn.call("AUTH", NASTY) == "OK"
+        assert conn.call("SET", "k", "v a l") == "OK"
+        assert conn.call("GET", "k") == "v a l"
+        assert conn.call("GET", "missing") is None
+        assert conn.call("INCR", "n") == 1
+        conn.call(
+            "ACL", "SETUSER", "mrq", "reset", "on", f"#{sha256('new')}", f"#{sha256('old')}", "~*", "+@all"
+        )
+        line = next(x for x in conn.call("ACL", "LIST") if x.startswith("user mrq "))
+        assert f"#{sha256('new')}" in line and f"#{sha256('old')}" in line
