@@ -6,9 +6,7 @@ fail, name the variable, and show no password (the case's own nor the
 inventory's); then the host's configuration files and units must be
 byte-identical to before, every service still active and not restarted, and
 Redis and the dashboard must still answer. Prints a table (also written to
---report) and exits 1 if any case fails. Cases run two at a time (the machine
-has two cores), the host checked after each pair: a change fails both cases
-of the pair.
+--report) and exits 1 if any case fails.
 
   run.py --inventory INV --host mrq-default --secrets molecule/default/group_vars [--report FILE]
 """
@@ -24,7 +22,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +34,8 @@ SANDBOX = PROJECT / "tests/sandbox/sandbox.py"
 SECRET_KEYS = ("password", "requirepass")
 # What a refused run must leave as it was, and how to read it on the host.
 FINGERPRINT = (
-    "sha256sum /etc/redis/redis.conf /etc/redis/auth.conf /etc/mongod.conf"
-    " /etc/mrq/mrq-config.py /etc/mrq/workers.env /etc/systemd/system/mrq-*.service;"
+    "sha256sum /etc/redis/redis.conf /etc/redis/auth.conf /etc/mongod.conf /etc/mrq/mrq-config.py /etc/mrq/workers.env"
+    " /etc/systemd/system/mrq-*.service;"
     " systemctl show -p Id -p ActiveState -p ActiveEnterTimestampMonotonic"
     " redis-server mongod mrq-dashboard mrq-scheduler 'mrq-worker@*'"
 )
@@ -97,8 +94,8 @@ def on_host(host: str, script: str) -> str:
     return res.stdout + res.stderr
 
 
-def play(case: dict[str, Any], args: argparse.Namespace) -> tuple[subprocess.CompletedProcess[str], float]:
-    """The playbook with the case's values; its result and seconds."""
+def run_case(case: dict[str, Any], args: argparse.Namespace, before: str, known: list[str]) -> Result:
+    result = Result(case["names"], json.dumps(case["vars"]))
     with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
         json.dump(case["vars"], extra)
         extra.flush()
@@ -110,25 +107,15 @@ def play(case: dict[str, Any], args: argparse.Namespace) -> tuple[subprocess.Com
             timeout=600,
             cwd=PROJECT,
         )
-        return res, round(time.monotonic() - t0, 1)
-
-
-def judge(
-    case: dict[str, Any],
-    res: subprocess.CompletedProcess[str],
-    seconds: float,
-    after: str,
-    before: str,
-    answered: str,
-    known: list[str],
-) -> Result:
-    result = Result(case["names"], json.dumps(case["vars"]), seconds=seconds)
+        result.seconds = round(time.monotonic() - t0, 1)
     output = res.stdout + res.stderr
     result.refused = res.returncode != 0
     result.named = case["names"] in output
     leaked = [s for s in secrets_in(case["vars"]) + known if s in output]
     result.no_secret = not leaked
+    after = on_host(args.host, FINGERPRINT)
     result.unchanged = after == before
+    answered = answers(args.host, args.address)
     result.answering = all(a in answered for a in EXPECTED_ANSWERS)
     if not result.refused:
         result.notes.append("the run succeeded")
@@ -178,21 +165,15 @@ def main() -> None:
     answered = answers(args.host, args.address)
     if not all(a in answered for a in EXPECTED_ANSWERS):
         sys.exit(f"the services do not answer before the cases: {answered!r}")
-    results: list[Result] = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for start in range(0, len(cases), 2):
-            pair = cases[start : start + 2]
-            runs = list(pool.map(lambda case: play(case, args), pair))
-            after = on_host(args.host, FINGERPRINT)
-            answered = answers(args.host, args.address)
-            for case, (res, seconds) in zip(pair, runs):
-                result = judge(case, res, seconds, after, before, answered, known)
-                print(
-                    f"[{len(results) + 1}/{len(cases)}] {'ok' if result.ok else 'FAILED'} {case['names']} "
-                    f"{result.seconds} s {'; '.join(result.notes)}",
-                    flush=True,
-                )
-                results.append(result)
+    results = []
+    for n, case in enumerate(cases, 1):
+        result = run_case(case, args, before, known)
+        print(
+            f"[{n}/{len(cases)}] {'ok' if result.ok else 'FAILED'} {case['names']} {result.seconds} s "
+            f"{'; '.join(result.notes)}",
+            flush=True,
+        )
+        results.append(result)
     report = table(results)
     refused = sum(r.refused and r.unchanged for r in results)
     passed = sum(r.ok for r in results)
