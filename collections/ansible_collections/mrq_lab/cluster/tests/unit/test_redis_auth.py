@@ -1,9 +1,6 @@
 """The auth file's requirepass round trip, and the RESP client against a real redis-server."""
 
 import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 from ansible_collections.mrq_lab.cluster.plugins.module_utils.redis_auth import (
@@ -13,6 +10,7 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.redis_auth import 
     parse_requirepass,
     sha256,
 )
+from redis_server import running
 
 NASTY = 'pw @:/%#?"\\ x'
 
@@ -31,21 +29,8 @@ def test_the_last_requirepass_wins_and_none_without_one():
 def redis_port(tmp_path):
     if not shutil.which("redis-server"):
         pytest.skip("redis-server is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp_path / "redis.conf"
-    conf.write_text(f'port {port}\nbind 127.0.0.1\nsave ""\ndir {tmp_path}\nrequirepass {escape(NASTY)}\n')
-    proc = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    with running(f"requirepass {escape(NASTY)}\n", tmp_path) as port:
+        yield port
 
 
 def test_the_client_authenticates_and_reads_every_reply_kind(redis_port):

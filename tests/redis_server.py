@@ -1,0 +1,41 @@
+"""A throw-away redis-server on loopback, for the unit tests of the app and of
+the mrq_lab.cluster collection (both put this directory on sys.path)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(config: str, workdir: Path) -> Iterator[int]:
+    """Start redis-server with `config` (redis.conf lines) added to loopback-only,
+    no-persistence settings; yield its port; stop it."""
+    if not shutil.which("redis-server"):
+        raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    conf = workdir / "redis.conf"
+    conf.write_text(f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\ndir {workdir}\n{config}')
+    proc = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
