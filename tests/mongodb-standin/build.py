@@ -53,6 +53,7 @@ RUNTIME_FILES = {
     "DEBIAN/control": "debian/runtime/control.in",
     "usr/lib/mongodb-standin/requirements.txt": "requirements.txt",
     "usr/lib/mongodb-standin/mongod.py": "mongod.py",
+    "usr/lib/mongodb-standin/tools.py": "tools.py",
 }
 # The runtime package also holds SecantusDB and its pinned dependencies,
 # installed here from the wheels into SITE for the hosts' /usr/bin/python3
@@ -87,6 +88,8 @@ MONGODB_ORG_FILES = {
     "DEBIAN/conffiles": "debian/mongodb-org/conffiles",
     "DEBIAN/postinst": "debian/mongodb-org/postinst",
     "usr/bin/mongod": "debian/mongodb-org/mongod",
+    "usr/bin/mongodump": "debian/mongodb-org/mongodump",
+    "usr/bin/mongorestore": "debian/mongodb-org/mongorestore",
     "etc/mongod.conf": "debian/mongodb-org/mongod.conf.in",  # ${journal}: see journal()
     "lib/systemd/system/mongod.service": "mongod.service",
     "usr/share/doc/mongodb-org/README.standin": "README.standin",

@@ -9,8 +9,10 @@ import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 
 @dataclass
@@ -21,18 +23,24 @@ class Mongod:
 
 
 @contextlib.contextmanager
-def serve(command: list[str], tmp: Path) -> Iterator[Mongod]:
-    """Runs `command --config <conf>` (the wrapper) on 127.0.0.1; SIGTERM on exit."""
+def serve(
+    command: list[str], tmp: Path, settings: dict[str, dict[str, Any]] | None = None
+) -> Iterator[Mongod]:
+    """Runs `command --config <conf>` (the wrapper) on 127.0.0.1; SIGTERM on
+    exit. `settings` are merged into the conf's sections."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    conf = tmp / "mongod.conf"
-    conf.write_text(
-        f"storage:\n  dbPath: {tmp / 'db'}\n"
-        f"systemLog:\n  destination: file\n  path: {tmp / 'mongod.log'}\n"
-        f"net:\n  port: {port}\n  bindIp: 127.0.0.1\n"
-    )
-    proc = subprocess.Popen([*command, "--config", str(conf)])
+    conf: dict[str, dict[str, Any]] = {
+        "storage": {"dbPath": str(tmp / "db")},
+        "systemLog": {"destination": "file", "path": str(tmp / "mongod.log")},
+        "net": {"port": port, "bindIp": "127.0.0.1"},
+    }
+    for section, values in (settings or {}).items():
+        conf.setdefault(section, {}).update(values)
+    (tmp / "mongod.conf").write_text(yaml.safe_dump(conf))
+    conf_path = tmp / "mongod.conf"
+    proc = subprocess.Popen([*command, "--config", str(conf_path)])
     try:
         yield Mongod(port, proc, tmp / "mongod.log")
     finally:

@@ -8,7 +8,9 @@ to the role (see README.standin next to it):
 
 - net.bindIp may list several addresses (SecantusDB binds one): extra
   listening sockets feed the same server;
-- systemLog to a file, appended; processManagement.pidFilePath;
+- systemLog to a file, appended; SIGUSR1 rotates it as systemLog.logRotate
+  says (reopen: for logrotate; rename: to <path>.<UTC time>);
+  processManagement.pidFilePath;
 - the localhost exception: with authorization on and no user at all, a client
   on a loopback address may create the first user in `admin`;
 - createUser without `mechanisms` gets SCRAM-SHA-1 (and SCRAM-SHA-256 from
@@ -65,6 +67,7 @@ KNOWN = {
     "systemLog.destination",
     "systemLog.path",
     "systemLog.logAppend",
+    "systemLog.logRotate",
     "systemLog.verbosity",
     "processManagement.pidFilePath",
     "processManagement.timeZoneInfo",
@@ -401,6 +404,22 @@ def patch_id_lookup() -> None:
 # --------------------------------------------------------------------- main
 
 
+def rotate_log(handler: logging.FileHandler, how: str) -> None:
+    """SIGUSR1, as mongod: `reopen` opens the log path again (logrotate has
+    moved the file); `rename` first renames it to <path>.<UTC time>."""
+    if how == "rename":
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
+        with contextlib.suppress(FileNotFoundError):
+            Path(handler.baseFilename).rename(f"{handler.baseFilename}.{stamp}")
+    handler.acquire()
+    try:
+        handler.close()  # the next record opens the path again, appending
+        handler.mode = "a"
+    finally:
+        handler.release()
+    log.info("log rotated (SIGUSR1, logRotate %s)", how)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="mongod", description="mongod stand-in (SecantusDB)")
     parser.add_argument("-f", "--config", default="/etc/mongod.conf")
@@ -477,6 +496,10 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if isinstance(handlers[0], logging.FileHandler):
+        how = str(conf.get("systemLog.logRotate", "rename"))
+        file_handler = handlers[0]
+        signal.signal(signal.SIGUSR1, lambda _s, _f: rotate_log(file_handler, how))
     srv.wait()
     return 0
 
