@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Runs the bad-input table (cases.yml) against a converged sandbox host.
 
-For each case: `ansible-playbook -i INVENTORY playbook.yml -e @case.json` must
-fail, name the variable, and show no password (the case's own nor the
-inventory's); then the host's configuration files and units must be
-byte-identical to before, every service still active and not restarted, and
-Redis and the dashboard must still answer. Prints a table (also written to
---report) and exits 1 if any case fails.
+Every case goes through playbook.yml's first play (the checks every run makes
+before any change), all in one ansible-playbook run: the play's own tasks,
+read from playbook.yml, once per case in a block with the case's values as
+block vars, a rescue recording the failure. Each must fail, name the variable
+and show no password (the case's own nor the inventory's). The cases marked
+`whole: true` also run as `ansible-playbook -i INVENTORY playbook.yml -e
+@case.json`, each on its own: the whole playbook must stop in that first play.
+After the one run and after each whole run, the host's configuration files
+and units must be byte-identical to before, every service still active and
+not restarted, and Redis and the dashboard must still answer. Prints a table
+(also written to --report) and exits 1 if any case fails.
 
   run.py --inventory INV --host mrq-default --secrets molecule/default/group_vars [--report FILE]
 """
@@ -49,6 +54,7 @@ EXPECTED_ANSWERS = ("NOAUTH", "mongod-accepts", "dashboard-401")
 class Result:
     names: str
     values: str
+    how: str
     refused: bool = False
     named: bool = False
     no_secret: bool = False
@@ -94,53 +100,121 @@ def on_host(host: str, script: str) -> str:
     return res.stdout + res.stderr
 
 
-def run_case(case: dict[str, Any], args: argparse.Namespace, before: str, known: list[str]) -> Result:
-    result = Result(case["names"], json.dumps(case["vars"]))
-    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
-        json.dump(case["vars"], extra)
-        extra.flush()
-        t0 = time.monotonic()
-        res = subprocess.run(
-            ["ansible-playbook", "-i", args.inventory, str(PROJECT / "playbook.yml"), "-e", f"@{extra.name}"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=PROJECT,
-        )
-        result.seconds = round(time.monotonic() - t0, 1)
-    output = res.stdout + res.stderr
-    result.refused = res.returncode != 0
-    result.named = case["names"] in output
-    leaked = [s for s in secrets_in(case["vars"]) + known if s in output]
+def check_output(result: Result, case: dict[str, Any], output: str, failure: str, known: list[str]) -> None:
+    """`failure`: what the run said about the case's failure; `output`: all it printed."""
+    result.named = case["names"] in failure
+    leaked = [s for s in secrets_in(case["vars"]) + known if s in output or s in failure]
     result.no_secret = not leaked
-    after = on_host(args.host, FINGERPRINT)
-    result.unchanged = after == before
-    answered = answers(args.host, args.address)
-    result.answering = all(a in answered for a in EXPECTED_ANSWERS)
     if not result.refused:
         result.notes.append("the run succeeded")
     if not result.named:
-        failed = [line for line in output.splitlines() if "fatal:" in line or '"msg"' in line]
-        result.notes.append(f"not named in: {' | '.join(failed[-3:])[:300]}")
+        result.notes.append(f"not named in: {failure[-300:]}")
     if leaked:
         result.notes.append("a password is shown in the output")
-    if not result.unchanged:
-        result.notes.append("the host changed")
-    if not result.answering:
-        result.notes.append(f"answers: {answered.strip()!r}")
+
+
+def check_host(results: list[Result], args: argparse.Namespace, before: str) -> None:
+    unchanged = on_host(args.host, FINGERPRINT) == before
+    answered = answers(args.host, args.address)
+    answering = all(a in answered for a in EXPECTED_ANSWERS)
+    for result in results:
+        result.unchanged, result.answering = unchanged, answering
+        if not unchanged:
+            result.notes.append("the host changed")
+        if not answering:
+            result.notes.append(f"answers: {answered.strip()!r}")
+
+
+def ansible_playbook(args: argparse.Namespace, playbook: Path, *extra: str) -> tuple[int, str, float]:
+    t0 = time.monotonic()
+    res = subprocess.run(
+        ["ansible-playbook", "-i", args.inventory, str(playbook), *extra],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        cwd=PROJECT,
+    )
+    return res.returncode, res.stdout + res.stderr, round(time.monotonic() - t0, 1)
+
+
+def checks_playbook(cases: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """playbook.yml's first play, its tasks once per case (block vars: the case's
+    values); the outcome of each case is written to `out` (JSON, on the controller)."""
+    first = yaml.safe_load((PROJECT / "playbook.yml").read_text())[0]
+    record = "{{ bad_inputs | default({}) | combine({'%d': %s}) }}"
+    tasks: list[dict[str, Any]] = []
+    for n, case in enumerate(cases):
+        accepted = {"ansible.builtin.set_fact": {"bad_inputs": record % (n, "none")}}
+        refused = {
+            "ansible.builtin.set_fact": {"bad_inputs": record % (n, "ansible_failed_result | to_json")}
+        }
+        tasks.append(
+            {
+                "name": f"Bad input {n}: {case['names']}",
+                "vars": case["vars"],
+                "block": [*first["tasks"], {"name": f"Bad input {n} accepted", **accepted}],
+                "rescue": [{"name": f"Bad input {n} refused", **refused}],
+            }
+        )
+    tasks.append(
+        {
+            "name": "Write the outcomes",
+            "ansible.builtin.copy": {
+                "content": "{{ bad_inputs | to_json }}",
+                "dest": str(out),
+                "mode": "0600",
+            },
+            "delegate_to": "localhost",
+            "no_log": True,
+        }
+    )
+    play = {k: v for k, v in first.items() if k != "tasks"}
+    return [{**play, "name": "The bad inputs through playbook.yml's first play", "tasks": tasks}]
+
+
+def run_first_play(cases: list[dict[str, Any]], args: argparse.Namespace, known: list[str]) -> list[Result]:
+    results = [Result(c["names"], json.dumps(c["vars"]), how="first play") for c in cases]
+    with tempfile.TemporaryDirectory(dir=PROJECT, prefix=".bad-inputs-") as tmp:
+        playbook, out = Path(tmp, "checks.yml"), Path(tmp, "outcomes.json")
+        playbook.write_text(yaml.safe_dump(checks_playbook(cases, out), sort_keys=False))
+        rc, output, seconds = ansible_playbook(args, playbook)
+        outcomes = json.loads(out.read_text()) if out.exists() else {}
+    if rc != 0 or len(outcomes) != len(cases):
+        sys.exit(f"the run of playbook.yml's first play failed (rc={rc}):\n{output[-3000:]}")
+    for n, (case, result) in enumerate(zip(cases, results)):
+        failure = outcomes[str(n)]
+        result.refused = failure is not None
+        result.seconds = round(seconds / len(cases), 1)
+        check_output(result, case, output, failure or "", known)
+    return results
+
+
+def run_whole(case: dict[str, Any], args: argparse.Namespace, before: str, known: list[str]) -> Result:
+    result = Result(case["names"], json.dumps(case["vars"]), how="playbook.yml -e")
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as extra:
+        json.dump(case["vars"], extra)
+        extra.flush()
+        rc, output, result.seconds = ansible_playbook(args, PROJECT / "playbook.yml", "-e", f"@{extra.name}")
+    result.refused = rc != 0
+    failed = [line for line in output.splitlines() if "fatal:" in line or '"msg"' in line or "ERROR" in line]
+    check_output(result, case, output, output, known)
+    if not result.named:
+        result.notes.append(f"failures: {' | '.join(failed[-3:])[:300]}")
+    check_host([result], args, before)
     return result
 
 
 def table(results: list[Result]) -> str:
     mark = {True: "yes", False: "**NO**"}
     rows = [
-        "| variable | values | refused | named | no password shown | host unchanged | services answer | s |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| variable | values | run | refused | named | no password shown | host unchanged | services answer"
+        " | s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         values = r.values.replace("|", "\\|").replace("\\n", "\\\\n")
         rows.append(
-            f"| {r.names} | `{values}` | {mark[r.refused]} | {mark[r.named]} | {mark[r.no_secret]} "
+            f"| {r.names} | `{values}` | {r.how} | {mark[r.refused]} | {mark[r.named]} | {mark[r.no_secret]} "
             f"| {mark[r.unchanged]} | {mark[r.answering]} | {r.seconds} |"
         )
     return "\n".join(rows) + "\n"
@@ -156,6 +230,8 @@ def main() -> None:
     parser.add_argument("--report", type=Path)
     args = parser.parse_args()
     cases = yaml.safe_load(args.cases.read_text())
+    for case in cases:  # as -e @file.json gives them: JSON values (no YAML-only types)
+        case["vars"] = json.loads(json.dumps(case["vars"]))
     files = sorted(args.secrets.rglob("*.yml"))
     known = [s for f in files for s in secrets_in(yaml.safe_load(f.read_text()))]
     before = on_host(args.host, FINGERPRINT)
@@ -165,15 +241,17 @@ def main() -> None:
     answered = answers(args.host, args.address)
     if not all(a in answered for a in EXPECTED_ANSWERS):
         sys.exit(f"the services do not answer before the cases: {answered!r}")
-    results = []
-    for n, case in enumerate(cases, 1):
-        result = run_case(case, args, before, known)
-        print(
-            f"[{n}/{len(cases)}] {'ok' if result.ok else 'FAILED'} {case['names']} {result.seconds} s "
-            f"{'; '.join(result.notes)}",
-            flush=True,
-        )
+    print(f"{len(cases)} cases through playbook.yml's first play, in one run", flush=True)
+    results = run_first_play(cases, args, known)
+    check_host(results, args, before)
+    whole = [c for c in cases if c.get("whole")]
+    for n, case in enumerate(whole, 1):
+        result = run_whole(case, args, before, known)
+        print(f"[{n}/{len(whole)}] whole playbook.yml: {case['names']} {result.seconds} s", flush=True)
         results.append(result)
+    for result in results:
+        if not result.ok:
+            print(f"FAILED {result.names} ({result.how}): {'; '.join(result.notes)}", flush=True)
     report = table(results)
     refused = sum(r.refused and r.unchanged for r in results)
     passed = sum(r.ok for r in results)

@@ -29,7 +29,7 @@ def test_at_least_40_cases_each_naming_a_variable_it_sets() -> None:
     cases = yaml.safe_load((HERE / "cases.yml").read_text())
     assert len(cases) >= 40
     for case in cases:
-        assert set(case) == {"names", "vars"}, case
+        assert {"names", "vars"} <= set(case) <= {"names", "vars", "whole"}, case
         assert any(case["names"] in k for k in keys(case["vars"])), case
 
 
@@ -41,3 +41,17 @@ def test_passwords_are_found_anywhere_in_a_vars_tree() -> None:
         "mrq_dashboard_password": "",
     }
     assert set(run.secrets_in(tree)) == {"top secret\n", "top secret", "nested pw"}
+
+
+def test_each_case_runs_the_first_play_tasks_of_playbook_yml_with_its_values(tmp_path: Path) -> None:
+    cases = [{"names": "redis_port", "vars": {"redis_port": 0}}, {"names": "x", "vars": {"mrq_user": "root"}}]
+    first = yaml.safe_load((run.PROJECT / "playbook.yml").read_text())[0]
+    [play] = run.checks_playbook(cases, tmp_path / "out.json")
+    assert play["hosts"] == first["hosts"] and play["gather_facts"] == first["gather_facts"]
+    blocks, write = play["tasks"][:-1], play["tasks"][-1]
+    assert [b["vars"] for b in blocks] == [c["vars"] for c in cases]
+    for n, block in enumerate(blocks):
+        assert block["block"][:-1] == first["tasks"]
+        assert "'%d': none" % n in block["block"][-1]["ansible.builtin.set_fact"]["bad_inputs"]
+        assert "ansible_failed_result" in block["rescue"][0]["ansible.builtin.set_fact"]["bad_inputs"]
+    assert write["ansible.builtin.copy"]["dest"] == str(tmp_path / "out.json")
