@@ -4,6 +4,9 @@ Run with the MRQ venv's Python, as the service user. Prints JSON; exit 1 on time
   mrq_probe.py recent PATH REGEX [--count N] [--timeout S]   N successful jobs of PATH
                                                              queued after start, result ~ REGEX
   mrq_probe.py job ID STATUS [--result REGEX] [--timeout S]  wait for a job's status
+  mrq_probe.py queue PATH N --queue Q --ids FILE   queue N jobs (params 0..N-1), ids to FILE
+  mrq_probe.py batch FILE STATUS [--timeout S]     wait until every job of FILE has STATUS
+                                                   (a missing job counts as "missing")
 """
 
 import argparse
@@ -17,7 +20,7 @@ import time
 import pymongo
 
 parser = argparse.ArgumentParser()
-parser.add_argument("what", choices=["recent", "job"])
+parser.add_argument("what", choices=["recent", "job", "queue", "batch"])
 parser.add_argument("arg1")
 parser.add_argument("arg2")
 parser.add_argument("--result", default=None)
@@ -25,7 +28,23 @@ parser.add_argument("--count", type=int, default=1)
 parser.add_argument("--timeout", type=float, default=60)
 parser.add_argument("--since", type=float, default=None, help="epoch seconds; default: now")
 parser.add_argument("--config", default="/etc/mrq/mrq-config.py")
+parser.add_argument("--queue", default=None)
+parser.add_argument("--ids", default=None)
 args = parser.parse_args()
+
+if args.what == "queue":
+    from mrq.context import setup_context
+    from mrqlab import compat
+
+    compat.apply()
+    setup_context(file_path=args.config, config_type="run", sources=("file",))
+    from mrq.job import queue_jobs
+
+    queued = queue_jobs(args.arg1, [str(i) for i in range(int(args.arg2))], queue=args.queue)
+    with open(args.ids, "w") as f:
+        json.dump([str(i) for i in queued], f)
+    print(json.dumps({"ok": True, "queued": len(queued)}))
+    sys.exit(0)
 
 uri = runpy.run_path(args.config)["MONGODB_JOBS"]
 jobs = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000).get_default_database().mrq_jobs
@@ -37,6 +56,8 @@ def show(doc):
     out["_id"] = str(doc["_id"])
     if doc.get("status") == "success" and doc.get("dateupdated") and doc.get("datequeued"):
         out["latency_s"] = round((doc["dateupdated"] - doc["datequeued"]).total_seconds(), 3)
+    if isinstance(doc.get("dateexpires"), datetime.datetime) and doc.get("dateupdated"):
+        out["expires_after_s"] = round((doc["dateexpires"] - doc["dateupdated"]).total_seconds(), 3)
     return out
 
 
@@ -51,6 +72,19 @@ while True:
         ]
         if len(found) >= args.count:
             print(json.dumps({"ok": True, "jobs": found}))
+            sys.exit(0)
+    elif args.what == "batch":
+        from bson import ObjectId
+
+        with open(args.arg1) as f:
+            ids = [ObjectId(i) for i in json.load(f)]
+        seen = {d["_id"]: d.get("status") for d in jobs.find({"_id": {"$in": ids}}, {"status": 1})}
+        counts = {}
+        for i in ids:
+            counts[seen.get(i, "missing")] = counts.get(seen.get(i, "missing"), 0) + 1
+        found = {"count": len(ids), "statuses": counts}
+        if counts.get(args.arg2) == len(ids):
+            print(json.dumps({"ok": True, **found}))
             sys.exit(0)
     else:
         from bson import ObjectId

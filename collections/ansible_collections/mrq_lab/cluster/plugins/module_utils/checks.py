@@ -257,9 +257,24 @@ def mongodb_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
         problem = password_problem(own if own else v.get("mongodb_mrq_password"))
         if problem:
             p.refuse(f"{label}.password" if own else "mongodb_mrq_password", HIDDEN, problem)
-    for path_var in ("mongodb_db_path", "mongodb_log_path"):
+    for path_var in ("mongodb_db_path", "mongodb_log_path", "mongodb_backup_dir"):
         if not str(v.get(path_var, "")).startswith("/"):
             p.add(path_var, "an absolute path")
+    p.integer("mongodb_log_keep_days", 1, what="days")
+    p.integer("mongodb_backup_keep", 1, what="a number of dumps per database")
+    p.integer("mongodb_backup_max_age_days", 1, what="days")
+    backup_dir = str(v.get("mongodb_backup_dir", "")).rstrip("/") + "/"
+    if backup_dir.startswith(str(v.get("mongodb_db_path", "")).rstrip("/") + "/"):
+        p.add("mongodb_backup_dir", "a directory outside mongodb_db_path")
+    backup_user = v.get("mongodb_backup_user")
+    taken = {"root", "mongodb", v.get("mongodb_admin_user")}
+    if not isinstance(backup_user, str) or not USER.match(backup_user) or backup_user in taken:
+        p.add(
+            "mongodb_backup_user",
+            "a system user name (lowercase letters, digits, _ and -), not root, mongodb or the administrator",
+        )
+    if not re.fullmatch(r"[ -~]+", str(v.get("mongodb_backup_schedule", ""))):
+        p.add("mongodb_backup_schedule", "a systemd calendar event (OnCalendar=), e.g. daily or *-*-* 03:00")
     extra = v.get("mongodb_extra_config")
     for path in _dotted(extra) if isinstance(extra, Mapping) else []:
         if any(path == r or path.startswith(f"{r}.") for r in MONGODB_RESERVED):
@@ -286,6 +301,8 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p.integer("mrq_job_timeout", 1, what="seconds")
     p.integer("mrq_max_retries", 0, what="a number of retries")
     p.integer("mrq_requeue_within", 45, what="seconds (a worker silent for the bound - 15 s is dead)")
+    for name in ("mrq_success_ttl", "mrq_failed_ttl"):
+        p.integer(name, 1, what="seconds")
     p.each("mrq_scheduler_queues", QUEUE, "queue names: letters, digits, _ . : -")
     if not NAME.match(str(v.get("mrq_mongodb_database"))):
         p.add("mrq_mongodb_database", "a database name of letters, digits and _")
