@@ -56,10 +56,10 @@ def test_secrets_are_no_log(role):
 
 
 def test_worker_group_item_defaults_match_the_template():
-    """Argument specs do not fill in list items' defaults: workers.env.j2 does,
+    """Argument specs do not fill in list items' defaults: workers/group.env.j2 does,
     with the values the spec documents."""
     items = spec("mrq")["mrq_worker_groups"]["options"]
-    template = (ROLES / "mrq/templates/etc/mrq/workers.env.j2").read_text()
+    template = (ROLES / "mrq/templates/etc/mrq/workers/group.env.j2").read_text()
     used = dict(re.findall(r"group\.(\w+) \| default\(([^)]*)\)", template))
     documented = {name: str(opt["default"]) for name, opt in items.items() if "default" in opt}
     assert used == documented

@@ -2,9 +2,9 @@
 
 Input: the units `community.general.systemd_info` reports for `mrq-*` (keyed by
 unit name, with activestate and unitfilestate) and the units the host should
-run. A worker group `G` is the instance `mrq-worker@G` of the template unit (all
-groups' settings in `<config_dir>/workers.env`); the dashboard and the
-scheduler are plain units.
+run. A worker group `G` is the instance `mrq-worker@G` of the template unit (its
+settings in `<config_dir>/workers/G.env`); the dashboard and the scheduler are
+plain units.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def unit_plan(
         )
     ]
     remove = [f"{UNIT_DIR}/{unit}.service" for unit in stop if not unit.startswith(WORKER)]
+    remove += [f"{config_dir}/workers/{unit[len(WORKER) :]}.env" for unit in stop if unit.startswith(WORKER)]
     if any(u.startswith(WORKER) for u in stop) and not any(u.startswith(WORKER) for u in wanted):
-        remove += [f"{UNIT_DIR}/{WORKER}.service", f"{config_dir}/workers.env"]
+        remove += [f"{UNIT_DIR}/{WORKER}.service"]
     return {"running": running, "start": start, "stop": stop, "remove": remove}

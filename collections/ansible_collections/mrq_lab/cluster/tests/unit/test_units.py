@@ -37,7 +37,7 @@ def test_stopped_or_disabled_units_are_started():
 
 def test_a_removed_worker_group_is_stopped():
     plan = unit_plan(present(*ALL), ["mrq-worker@task1", "mrq-dashboard", "mrq-scheduler"], "/etc/mrq")
-    assert (plan["stop"], plan["remove"]) == (["mrq-worker@task2"], [])
+    assert (plan["stop"], plan["remove"]) == (["mrq-worker@task2"], ["/etc/mrq/workers/task2.env"])
 
 
 def test_a_host_leaving_the_scheduler_group():
@@ -51,8 +51,9 @@ def test_a_host_leaving_the_workers_loses_the_template_too():
     assert plan["stop"] == ["mrq-scheduler", "mrq-worker@task1", "mrq-worker@task2"]
     assert plan["remove"] == [
         "/etc/systemd/system/mrq-scheduler.service",
+        "/srv/mrq/workers/task1.env",
+        "/srv/mrq/workers/task2.env",
         "/etc/systemd/system/mrq-worker@.service",
-        "/srv/mrq/workers.env",
     ]
 
 
