@@ -4,7 +4,9 @@ the MRQ venv's Python. Prints JSON.
 
   faults_probe.py queue BATCH --count N --long L [--seconds S] [--long-seconds LS]
   faults_probe.py started BATCH --min K [--timeout T]    wait until K jobs started
-  faults_probe.py wait BATCH --since EPOCH [--timeout T]  wait for the batch, then count
+  faults_probe.py wait BATCH --since EPOCH [--timeout T] [--taken-after EPOCH]
+                                                        wait for the batch, then count (and
+                                                        which hosts ran jobs started after EPOCH)
   faults_probe.py forget BATCH                            delete the batch's jobs (keeps the stand-in fast)
   faults_probe.py orphans BATCH                           its jobs left started by stopped/unknown workers
   faults_probe.py job ID                                  one job's status, retries, runs
@@ -104,6 +106,14 @@ def cmd_wait(args: argparse.Namespace) -> dict[str, Any]:
         for d in sorted(requeued_docs, key=lambda d: d["datequeued"])[-3:]
     ]
     last = max((d["dateupdated"] for d in success), default=since)
+    taken: dict[str, int] = {}
+    if args.taken_after is not None:
+        after_t = dt.datetime.utcfromtimestamp(args.taken_after)
+        late = [d["worker"] for d in success if d.get("datestarted") and d["datestarted"] > after_t]
+        workers = connections.mongodb_jobs.mrq_workers.find({"_id": {"$in": list(set(late))}}, {"name": 1})
+        host_of = {w["_id"]: w["name"].split(".")[0] for w in workers}
+        for worker in late:
+            taken[host_of.get(worker, "?")] = taken.get(host_of.get(worker, "?"), 0) + 1
     by_status: dict[str, int] = {}
     for d in docs.values():
         by_status[d["status"]] = by_status.get(d["status"], 0) + 1
@@ -121,6 +131,7 @@ def cmd_wait(args: argparse.Namespace) -> dict[str, Any]:
         "last_requeue_s": round(max(((t - since).total_seconds() for t in requeued), default=0.0), 1),
         "last_requeues": details,
         "timed_out": time.time() > deadline,
+        "taken_after": taken,
     }
 
 
@@ -169,6 +180,7 @@ def main() -> None:
     p.add_argument("batch")
     p.add_argument("--since", type=float, required=True)
     p.add_argument("--timeout", type=float, default=300)
+    p.add_argument("--taken-after", type=float, default=None)
     for name in ("forget", "orphans"):
         sub.add_parser(name).add_argument("batch")
     p = sub.add_parser("job")
