@@ -286,31 +286,13 @@ def test_real_mongodump_and_mongorestore_bring_a_dropped_database_back(
         assert res.returncode == 0, res.stderr + server.log.read_text()
         archive = tmp_path / "mrq.archive.gz"
         conn = ["--host", "127.0.0.1", "--port", str(server.port), "--authenticationDatabase", "admin"]
-        dump = run_tool(
-            root,
-            "mongodump",
-            *conn,
-            "--username",
-            "bk",
-            "--db",
-            "mrq",
-            f"--archive={archive}",
-            "--gzip",
-            stdin="bk-pw-1234\n",
-        )
+        as_backup = [*conn, "--username", "bk", "--db", "mrq"]
+        dump = run_tool(root, "mongodump", *as_backup, f"--archive={archive}", "--gzip", stdin="bk-pw-1234\n")
         assert dump.returncode == 0, dump.stderr
         assert "done dumping mrq.mrq_jobs (2500 documents)" in dump.stderr
         assert archive.read_bytes()[:2] == b"\x1f\x8b"
         wrong = run_tool(
-            root,
-            "mongodump",
-            *conn,
-            "--username",
-            "bk",
-            "--db",
-            "mrq",
-            f"--archive={tmp_path / 'x'}",
-            stdin="wrong-password\n",
+            root, "mongodump", *as_backup, f"--archive={tmp_path / 'x'}", stdin="wrong-password\n"
         )
         assert wrong.returncode != 0
         check = (
