@@ -5,8 +5,9 @@ the MRQ venv's Python. Prints JSON.
   faults_probe.py queue BATCH --count N --long L [--seconds S] [--long-seconds LS]
   faults_probe.py started BATCH --min K [--timeout T]    wait until K jobs started
   faults_probe.py wait BATCH --since EPOCH [--timeout T] [--taken-after EPOCH]
-                                                        wait for the batch, then count (and
-                                                        which hosts ran jobs started after EPOCH)
+                                                        wait for the batch, then count (and the
+                                                        jobs started after EPOCH by workers
+                                                        started after EPOCH)
   faults_probe.py forget BATCH                            delete the batch's jobs (keeps the stand-in fast)
   faults_probe.py orphans BATCH                           its jobs left started by stopped/unknown workers
   faults_probe.py job ID                                  one job's status, retries, runs
@@ -106,14 +107,16 @@ def cmd_wait(args: argparse.Namespace) -> dict[str, Any]:
         for d in sorted(requeued_docs, key=lambda d: d["datequeued"])[-3:]
     ]
     last = max((d["dateupdated"] for d in success), default=since)
-    taken: dict[str, int] = {}
-    if args.taken_after is not None:
+    taken = 0
+    if args.taken_after is not None:  # jobs started after it by workers started after it
         after_t = dt.datetime.utcfromtimestamp(args.taken_after)
-        late = [d["worker"] for d in success if d.get("datestarted") and d["datestarted"] > after_t]
-        workers = connections.mongodb_jobs.mrq_workers.find({"_id": {"$in": list(set(late))}}, {"name": 1})
-        host_of = {w["_id"]: w["name"].split(".")[0] for w in workers}
-        for worker in late:
-            taken[host_of.get(worker, "?")] = taken.get(host_of.get(worker, "?"), 0) + 1
+        late = [str(d["worker"]) for d in success if d.get("datestarted") and d["datestarted"] > after_t]
+        ids_any = list({*late, *(ObjectId(w) for w in late if ObjectId.is_valid(w))})
+        reports = connections.mongodb_jobs.mrq_workers.find(
+            {"_id": {"$in": ids_any}, "datestarted": {"$gt": after_t}}, {"_id": 1}
+        )
+        new = {str(r["_id"]) for r in reports}
+        taken = sum(w in new for w in late)
     by_status: dict[str, int] = {}
     for d in docs.values():
         by_status[d["status"]] = by_status.get(d["status"], 0) + 1
@@ -131,7 +134,7 @@ def cmd_wait(args: argparse.Namespace) -> dict[str, Any]:
         "last_requeue_s": round(max(((t - since).total_seconds() for t in requeued), default=0.0), 1),
         "last_requeues": details,
         "timed_out": time.time() > deadline,
-        "taken_after": taken,
+        "taken_by_new_workers": taken,
     }
 
 
