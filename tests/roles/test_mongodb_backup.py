@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import importlib.util
+import socket
 import stat
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ sys.modules[_spec.name] = backup
 _spec.loader.exec_module(backup)
 
 UTC = datetime.timezone.utc
+# Something listening, for the script's wait for the server (the fake mongodump connects to nothing).
+SERVER = socket.create_server(("127.0.0.1", 0))
 NOW = datetime.datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 DAY = datetime.timedelta(days=1)
 
@@ -66,7 +69,7 @@ for a in "$@"; do case "$a" in --archive=*) echo "dump of $*" > "${a#--archive=}
 """
 
 
-def run(tmp_path: Path, password: str, keep: int = 2) -> int:
+def run(tmp_path: Path, password: str, keep: int = 2, port: int = 0) -> int:
     tool = tmp_path / "mongodump"
     tool.write_text(FAKE_MONGODUMP)
     tool.chmod(0o755)
@@ -74,13 +77,14 @@ def run(tmp_path: Path, password: str, keep: int = 2) -> int:
     pw.write_text(password + "\n")
     argv = ["--dir", str(tmp_path / "dumps"), "--db", "mrq", "--user", "bk", "--password-file", str(pw)]
     argv += ["--keep", str(keep), "--max-age-days", "14", "--mongodump", str(tool)]
+    argv += ["--port", str(port or SERVER.getsockname()[1]), "--wait", "1"]
     return backup.main(argv)
 
 
 def test_a_dump_is_complete_private_and_named(tmp_path: Path) -> None:
     (tmp_path / "dumps").mkdir()
     old = names("mrq", 1, 2)
-    for name in old:
+    for name in [*old, ".mrq-20261127T030000Z.partial"]:  # and one of a killed run
         (tmp_path / "dumps" / name).write_text("old")
     assert run(tmp_path, "s3cret-pw") == 0
     files = sorted(p.name for p in (tmp_path / "dumps").iterdir())
@@ -109,3 +113,13 @@ def test_a_failed_dump_leaves_no_file_and_removes_nothing(
 def test_keep_must_be_at_least_one(tmp_path: Path) -> None:
     with pytest.raises(SystemExit):
         run(tmp_path, "s3cret-pw", keep=0)
+
+
+def test_no_server_no_dump(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "dumps").mkdir()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    assert run(tmp_path, "s3cret-pw", port=port) == 1
+    assert list((tmp_path / "dumps").iterdir()) == []
+    assert "did not accept connections in 1 s" in capsys.readouterr().err

@@ -78,6 +78,22 @@ MONGODB_RESERVED = (
     "processManagement",
     "setParameter.enableLocalhostAuthBypass",
 )
+# Directories the system owns: mongodb_backup_dir may not be one of them (the
+# role chowns it) nor lie in the trees below (read-only or private to the
+# backup service's sandbox, or someone else's).
+SYSTEM_DIRS = (
+    "/",
+    "/var/",
+    "/var/backups/",
+    "/var/lib/",
+    "/var/log/",
+    "/var/cache/",
+    "/srv/",
+    "/opt/",
+    "/mnt/",
+)
+SYSTEM_TREES = ("/etc/", "/usr/", "/boot/", "/bin/", "/sbin/", "/lib/", "/home/", "/root/", "/tmp/")
+SYSTEM_TREES += ("/proc/", "/sys/", "/dev/", "/run/", "/var/tmp/")
 PORTS = (1, 65535)
 UNPRIVILEGED_PORTS = (1024, 65535)
 
@@ -266,6 +282,8 @@ def mongodb_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     backup_dir = str(v.get("mongodb_backup_dir", "")).rstrip("/") + "/"
     if backup_dir.startswith(str(v.get("mongodb_db_path", "")).rstrip("/") + "/"):
         p.add("mongodb_backup_dir", "a directory outside mongodb_db_path")
+    elif backup_dir in SYSTEM_DIRS or backup_dir.startswith(SYSTEM_TREES):
+        p.add("mongodb_backup_dir", "a directory of its own (the role makes it the backup user's, 0700)")
     backup_user = v.get("mongodb_backup_user")
     taken = {"root", "mongodb", v.get("mongodb_admin_user")}
     if not isinstance(backup_user, str) or not USER.match(backup_user) or backup_user in taken:
@@ -301,8 +319,13 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p.integer("mrq_job_timeout", 1, what="seconds")
     p.integer("mrq_max_retries", 0, what="a number of retries")
     p.integer("mrq_requeue_within", 45, what="seconds (a worker silent for the bound - 15 s is dead)")
-    for name in ("mrq_success_ttl", "mrq_failed_ttl"):
-        p.integer(name, 1, what="seconds")
+    p.integer("mrq_success_ttl", 1, what="seconds")
+    # MRQ 0.9.10 gives every job not started, succeeded, cancelled or aborted -
+    # a requeued, retried or interrupted one too - this TTL from when it was first
+    # queued: a short one would delete jobs still waiting to run.
+    p.integer(
+        "mrq_failed_ttl", 7 * 86400, what="seconds, at least 7 days (jobs waiting to run expire with it too)"
+    )
     p.each("mrq_scheduler_queues", QUEUE, "queue names: letters, digits, _ . : -")
     if not NAME.match(str(v.get("mrq_mongodb_database"))):
         p.add("mrq_mongodb_database", "a database name of letters, digits and _")

@@ -144,6 +144,10 @@ def test_valid_values_pass(role: str) -> None:
         ("mongodb", {"mongodb_backup_max_age_days": "two weeks"}, "mongodb_backup_max_age_days"),
         ("mongodb", {"mongodb_backup_dir": "backups"}, "mongodb_backup_dir"),
         ("mongodb", {"mongodb_backup_dir": "/var/lib/mongodb/dumps"}, "mongodb_backup_dir"),
+        ("mongodb", {"mongodb_backup_dir": "/var/backups"}, "mongodb_backup_dir"),
+        ("mongodb", {"mongodb_backup_dir": "/"}, "mongodb_backup_dir"),
+        ("mongodb", {"mongodb_backup_dir": "/home/ops/dumps"}, "mongodb_backup_dir"),
+        ("mongodb", {"mongodb_backup_dir": "/etc/mongodb-dumps/"}, "mongodb_backup_dir"),
         ("mongodb", {"mongodb_backup_user": "root"}, "mongodb_backup_user"),
         ("mongodb", {"mongodb_backup_user": "mongodb"}, "mongodb_backup_user"),
         ("mongodb", {"mongodb_backup_schedule": "daily\nExecStart=/bin/sh"}, "mongodb_backup_schedule"),
@@ -162,6 +166,7 @@ def test_valid_values_pass(role: str) -> None:
         ("mrq", {"mrq_requeue_within": 30}, "mrq_requeue_within"),
         ("mrq", {"mrq_success_ttl": 0}, "mrq_success_ttl"),
         ("mrq", {"mrq_failed_ttl": "forever"}, "mrq_failed_ttl"),
+        ("mrq", {"mrq_failed_ttl": 86400}, "mrq_failed_ttl"),
         ("mrq", {"mrq_scheduler_queues": ["a queue"]}, "mrq_scheduler_queues"),
         ("mrq", {"mrq_mongodb_database": "mrq.jobs"}, "mrq_mongodb_database"),
         (

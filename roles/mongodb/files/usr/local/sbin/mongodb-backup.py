@@ -2,12 +2,14 @@
 """Dump MongoDB databases into DIR and keep the newest few (installed by the
 mongodb role as /usr/local/sbin/mongodb-backup; run by mongodb-backup.service).
 
-For each --db: `mongodump --db DB --archive --gzip` as --user (a MongoDB user
+Waits up to --wait seconds for the server to accept connections (a run right
+after boot). For each --db: `mongodump --db DB --archive --gzip` as --user (a MongoDB user
 with only the `backup` role; its password is read from --password-file and
 handed to mongodump on stdin, never on a command line) into
 DIR/.DB-<UTC time>.partial, renamed to DIR/DB-<UTC time>.archive.gz once
-complete. Then, per database, dumps beyond the newest --keep, or older than
---max-age-days, are removed; the newest dump is always kept. Files are 0600
+complete (a .partial left by a run that was killed is removed first). Then, per
+database, dumps beyond the newest --keep, or older than --max-age-days, are
+removed; the newest dump is always kept. Files are 0600
 (umask 077), owned by whoever runs this.
 
   mongodb-backup --dir /var/backups/mongodb --db mrq --port 27017 \\
@@ -20,8 +22,10 @@ import argparse
 import datetime
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -49,9 +53,23 @@ def to_remove(
     return [name for i, (when, name) in enumerate(dated) if i > 0 and (i >= keep or now - when > max_age)]
 
 
+def wait_for_server(host: str, port: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=5):
+                return True
+        except OSError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(2)
+
+
 def dump(args: argparse.Namespace, db: str, password: str, now: datetime.datetime) -> Path:
     final = args.dir / dump_name(db, now)
     partial = args.dir / f".{final.name[: -len(SUFFIX)]}.partial"
+    for stale in args.dir.glob(f".{db}-*.partial"):  # of a run that was killed
+        stale.unlink()
     argv = [
         args.mongodump,
         "--host",
@@ -94,11 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=int, required=True, help="dumps kept per database (at least 1)")
     parser.add_argument("--max-age-days", type=float, required=True)
     parser.add_argument("--mongodump", default="mongodump")
+    parser.add_argument("--wait", type=float, default=120, help="seconds to wait for the server")
     args = parser.parse_args(argv)
     if args.keep < 1:
         parser.error("--keep must be at least 1")
     os.umask(0o077)
     password = args.password_file.read_text().strip()
+    if not wait_for_server(args.host, args.port, args.wait):
+        print(
+            f"MongoDB at {args.host}:{args.port} did not accept connections in {args.wait:g} s",
+            file=sys.stderr,
+        )
+        return 1
     now = datetime.datetime.now(datetime.timezone.utc)
     failed = False
     for db in args.db:
