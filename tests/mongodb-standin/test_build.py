@@ -295,6 +295,11 @@ def test_real_mongodump_and_mongorestore_bring_a_dropped_database_back(
             root, "mongodump", *as_backup, f"--archive={tmp_path / 'x'}", stdin="wrong-password\n"
         )
         assert wrong.returncode != 0
+        assert wrong.stderr.splitlines()[-1].startswith("Failed: authentication failed")
+        (tmp_path / "damaged.gz").write_text("not a dump")
+        damaged = run_tool(root, "mongorestore", *conn, "--archive", str(tmp_path / "damaged.gz"), "--gzip")
+        assert damaged.returncode == 1
+        assert damaged.stderr.startswith("Failed: Not a gzipped file"), damaged.stderr
         check = (
             "import sys; sys.path.insert(0, sys.argv[1]); import pymongo; "
             "c = pymongo.MongoClient(port=int(sys.argv[2]), username='root', password='root-pw-1234'); "

@@ -37,7 +37,9 @@ if (LIB / "site").is_dir():
     sys.path.insert(0, str(LIB / "site"))
 
 import bson  # noqa: E402
+import bson.errors  # noqa: E402
 import pymongo  # noqa: E402
+import pymongo.errors  # noqa: E402
 
 MAGIC = "mrq-lab TEST STAND-IN archive (not mongodump's format)"
 BATCH = 1000
@@ -147,7 +149,7 @@ def restore(argv: list[str]) -> int:
         it = records(stream)
         header = next(it, None)
         if not header or header.get("magic") != MAGIC:
-            sys.exit("mongorestore (stand-in): not an archive of the stand-in's mongodump")
+            raise EOFError(f"{args.archive} is not an archive of the stand-in's mongodump")
         for rec in it:
             if "doc" in rec:
                 if coll is None:
@@ -181,11 +183,14 @@ def restore(argv: list[str]) -> int:
 
 def main() -> int:
     tool, argv = Path(sys.argv[1]).name, sys.argv[2:]
-    if tool == "mongodump":
-        return dump(argv)
-    if tool == "mongorestore":
-        return restore(argv)
-    sys.exit(f"tools.py: unknown tool {tool!r} (mongodump or mongorestore)")
+    run = {"mongodump": dump, "mongorestore": restore}.get(tool)
+    if run is None:
+        sys.exit(f"tools.py: unknown tool {tool!r} (mongodump or mongorestore)")
+    try:
+        return run(argv)
+    except (OSError, EOFError, bson.errors.BSONError, pymongo.errors.PyMongoError) as e:
+        print(f"Failed: {e}", file=sys.stderr)  # one line, as MongoDB's tools end
+        return 1
 
 
 if __name__ == "__main__":
