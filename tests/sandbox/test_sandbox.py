@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mrqsandbox import cli, common, config, hosts, image
@@ -136,3 +138,21 @@ def test_pid_alive_until_a_zombie_even_with_a_parenthesis_in_its_name(tmp_path: 
         proc.kill()
         proc.wait()
     assert not common.pid_alive(proc.pid)
+
+
+def test_cgroup_pids_walk_the_tree_and_skip_what_vanishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "a/b").mkdir(parents=True)
+    (tmp_path / "cgroup.procs").write_text("1\n")
+    (tmp_path / "a/b/cgroup.procs").write_text("2\n3\n")
+    assert sorted(hosts.cgroup_pids(tmp_path)) == [1, 2, 3]
+    real_scandir = os.scandir
+
+    def vanishing(path: Any) -> Any:  # a session scope gone between listing and reading
+        if str(path).endswith("/a"):
+            raise FileNotFoundError(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", vanishing)
+    assert hosts.cgroup_pids(tmp_path) == [1]

@@ -191,18 +191,25 @@ def wait_ready(host: Host, timeout: float) -> None:
     raise SandboxError(f"{host.name}: no SSH on {host.ip} after {timeout:.0f} s")
 
 
+def cgroup_dirs_below(cg: Path) -> list[Path]:
+    """`cg` and every cgroup below it, deepest last. os.walk, not Path.rglob: a
+    cgroup that goes away during the walk (an SSH session's scope) is skipped,
+    where rglob raises FileNotFoundError."""
+    return [Path(top) for top, _dirs, _files in os.walk(cg)]
+
+
 def cgroup_pids(cg: Path) -> list[int]:
     pids: list[int] = []
-    for procs in cg.rglob("cgroup.procs"):
+    for sub in cgroup_dirs_below(cg):
         with contextlib.suppress(OSError):
-            pids += [int(p) for p in procs.read_text().split()]
+            pids += [int(p) for p in (sub / "cgroup.procs").read_text().split()]
     return pids
 
 
 def remove_cgroup(cg: Path) -> None:
     if not cg.exists():
         return
-    for sub in sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+    for sub in sorted(cgroup_dirs_below(cg)[1:], key=lambda p: -len(p.parts)):
         with contextlib.suppress(OSError):
             sub.rmdir()
     try:
