@@ -17,6 +17,8 @@ from conftest import MRQ_PASSWORD, MRQ_USER, PASSWORD
 
 
 def run_py(code: str, *, with_fix: str | None, env: dict[str, str] | None = None, cwd: Path | None = None):
+    """`code` in a fresh interpreter with only `with_fix` applied: the import hook
+    (mrqlab-compat.pth, which would apply them all) is off unless `env` turns it on."""
     prelude = "from gevent import monkey; monkey.patch_all()\n"
     if with_fix:
         prelude += f"from mrqlab import compat; compat.{with_fix}()\n"
@@ -25,7 +27,7 @@ def run_py(code: str, *, with_fix: str | None, env: dict[str, str] | None = None
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "MRQLAB_COMPAT": "off", **(env or {})},
         cwd=cwd,
     )
 
@@ -87,6 +89,10 @@ def test_pipes_missing_on_python_313() -> None:
     assert without.returncode != 0 and "No module named 'pipes'" in without.stderr
     with_it = run_py(code, with_fix=None, env={"FIX": "1"})
     assert with_it.returncode == 0, with_it.stderr[-2000:]
+    # The import hook (mrqlab-compat.pth) serves it too: no `pipes` behind it.
+    hooked = code.replace("sys.meta_path.insert(0, NoPipes())", "sys.meta_path.insert(1, NoPipes())")
+    assert run_py(hooked, with_fix=None).returncode != 0
+    assert run_py(hooked, with_fix=None, env={"MRQLAB_COMPAT": "on"}).returncode == 0
 
 
 def test_is_literal_warning_silenced() -> None:
@@ -332,3 +338,156 @@ def test_mrq_works_as_its_acl_user_which_cannot_administer_redis(redis_port: int
     )
     res = run_py(code, with_fix="redis_connections")
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_blocking_read_waits_as_long_as_its_command_asks(redis_port: int) -> None:
+    """A worker on a notify queue waits in BLPOP for max_latency seconds; redis-py >= 6
+    cut every read at 5 s (TimeoutError: the worker died)."""
+    from mrqlab.uris import redis_uri
+
+    code = mrq_context(
+        redis_uri("127.0.0.1", redis_port, PASSWORD),
+        code="""
+        import os, time
+        if os.environ.get("FIX"):
+            from mrqlab import compat; compat.redis_connections()
+        else:  # MRQ's own factory's client, authenticated (its URI parsing is another fix)
+            import redis
+            pool = redis.BlockingConnectionPool(port=%d, password=%r)
+            connections.__dict__["redis"] = redis.StrictRedis(connection_pool=pool)
+        t0 = time.monotonic()
+        assert connections.redis.blpop(["lab_notify_nothing"], 6) is None
+        assert time.monotonic() - t0 >= 5.9
+        print("OK")
+    """
+        % (redis_port, PASSWORD),
+    )
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and "Timeout reading from" in without.stderr, without.stderr[-1500:]
+    with_it = run_py(code, with_fix=None, env={"FIX": "1"})
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+def test_second_worker_creating_the_logs_collection_starts() -> None:
+    """Two workers start together: both see no mrq_logs, the second create fails."""
+    code = """
+        from mrq.config import get_config
+        from mrq.context import set_current_config, connections
+        from pymongo.errors import CollectionInvalid
+        import os
+        if os.environ.get("FIX"):
+            from mrqlab import compat; compat.logs_collection_race()
+        from mrq.logger import MongoHandler
+        cfg = get_config(sources=(), config_type="worker")
+        cfg["mongodb_logs"] = "1"
+        set_current_config(cfg)
+        class Logs:  # the other worker created it after we listed the collections
+            mrq_logs = "the mrq_logs collection"
+            def collection_names(self): return []
+            def create_collection(self, name, **kw):
+                raise CollectionInvalid("collection mrq_logs already exists")
+        connections.__dict__["mongodb_logs"] = Logs()
+        handler = MongoHandler(mongodb_logs_size=1024)
+        assert handler.collection == "the mrq_logs collection"
+        print("OK")
+    """
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and "CollectionInvalid" in without.stderr, without.stderr[-1500:]
+    with_it = run_py(code, with_fix=None, env={"FIX": "1"})
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+RAW_QUEUE_CASE = """
+    import os
+    if os.environ.get("FIX"):
+        from mrqlab import compat; compat.raw_queues_text(); compat.active_queues_text()
+    from mrq.job import queue_raw_jobs
+    from mrq.queue import Queue
+    class Jobs:  # MongoDB's side of MRQ: no regular jobs; Job.insert hands back its input
+        @staticmethod
+        def distinct(field): return []
+        @staticmethod
+        def insert(data, statuses_no_storage=None): return data
+    connections.__dict__["mongodb_jobs"] = type("Db", (), {"mrq_jobs": Jobs})()
+    r = connections.redis
+    for key in r.keys("mrq:*lab_raw*"):
+        r.delete(key)
+    queue_raw_jobs("lab_raw/sub", ["aaa", "h\u00e9", "bbb"])
+    # What a worker on "lab_raw/" does to find the subqueues (MRQ's refresh_queues)
+    known = Queue.all_known(prefixes=["lab_raw/"])
+    assert [q for q in known if q.startswith("lab_raw/")] == ["lab_raw/sub"], known
+    assert "lab_raw/sub" in [q.id for q in Queue.all_active()]
+    jobs = list(Queue("lab_raw/sub").dequeue_jobs(max_jobs=5, job_class=Jobs))
+    assert [j["params"]["raw"] for j in jobs] == ["aaa", "h\u00e9", "bbb"], jobs
+    print("OK")
+"""
+
+
+def test_raw_queue_jobs_get_text(redis_port: int) -> None:
+    """Raw queues: subqueues and raw parameters came back as bytes on Python 3."""
+    from mrqlab.uris import redis_uri
+
+    extra = """
+        cfg["raw_queues"] = {"lab_raw": {"has_subqueues": True,
+            "job_factory": lambda p: {"path": "tasks_push.task1", "params": {"raw": p}}}}
+    """
+    code = mrq_context(redis_uri("127.0.0.1", redis_port, PASSWORD), extra=extra, code=RAW_QUEUE_CASE)
+    without = run_py("from mrqlab import compat; compat.redis_connections()\n" + code, with_fix=None)
+    assert without.returncode != 0 and "TypeError" in without.stderr, without.stderr[-1500:]
+    with_it = run_py(
+        "from mrqlab import compat; compat.redis_connections()\n" + code, with_fix=None, env={"FIX": "1"}
+    )
+    assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+def test_every_fix_applies_wherever_mrq_is_imported(redis_port: int, tmp_path: Path) -> None:
+    """Installed with the app, mrqlab-compat.pth applies the fixes in any process of the
+    venv: here plain `import mrq.agent` and task-style code, with no entry point."""
+    from mrqlab.uris import redis_uri
+
+    plain = """
+        import mrq.agent  # imports redis.lock.LuaLock
+        from mrq.context import connections
+        from mrq.processes import ProcessPool
+        from mrq.worker import Worker
+        from mrq.logger import MongoHandler
+        from mrqlab import compat
+        assert getattr(ProcessPool.watch_process, "mrqlab", False)
+        assert getattr(Worker.work_stop, "mrqlab", False)
+        assert getattr(MongoHandler.set_collection, "mrqlab", False)
+        assert connections._factories[0].__name__ == "mrqlab_redis"
+        print("OK")
+    """
+    code = f"import sys\n{textwrap.dedent(plain)}"
+    site = Path(sys.executable).parent.parent / "lib"
+    assert list(site.glob("python3*/site-packages/mrqlab-compat.pth")), "the venv has no mrqlab-compat.pth"
+    off = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "MRQLAB_COMPAT": "off"},
+    )
+    assert off.returncode != 0 and "LuaLock" in off.stderr, off.stderr[-1500:]
+    on = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "MRQLAB_COMPAT"},
+    )
+    assert on.returncode == 0 and "OK" in on.stdout, on.stderr[-2000:]
+    # Task code's view: raw queues of a plain script, through the hook alone.
+    extra = """
+        cfg["raw_queues"] = {"lab_raw": {"has_subqueues": True,
+            "job_factory": lambda p: {"path": "tasks_push.task1", "params": {"raw": p}}}}
+    """
+    raw = mrq_context(redis_uri("127.0.0.1", redis_port, PASSWORD), extra=extra, code=RAW_QUEUE_CASE)
+    res = subprocess.run(
+        [sys.executable, "-c", raw],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "MRQLAB_COMPAT"},
+    )
+    assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-2000:]

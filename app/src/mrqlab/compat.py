@@ -35,10 +35,12 @@ def quiet_is_literal() -> None:
 
 def lualock_alias() -> None:
     """redis-py >= 3 has no `redis.lock.LuaLock` (its `Lock` is the Lua one)."""
-    import redis.lock
+    import importlib
 
-    if not hasattr(redis.lock, "LuaLock"):
-        redis.lock.LuaLock = redis.lock.Lock  # type: ignore[attr-defined]
+    # import_module: right after redis.lock loads (mrqlab.hook), `redis` has no `lock` yet
+    lock = importlib.import_module("redis.lock")
+    if not hasattr(lock, "LuaLock"):
+        lock.LuaLock = lock.Lock
 
 
 class CompatRedis:
@@ -50,6 +52,14 @@ class CompatRedis:
             mapping = {k: v for k, v in kwargs.items() if k not in options}
             kwargs = {k: v for k, v in kwargs.items() if k in options}
         return super().zadd(name, mapping, *args, **kwargs)  # type: ignore[misc]
+
+
+def _keepalive_options() -> dict[int, int]:
+    """Probe an idle connection after 60 s, every 10 s, give up after 3 misses."""
+    import socket
+
+    wanted = {"TCP_KEEPIDLE": 60, "TCP_KEEPINTVL": 10, "TCP_KEEPCNT": 3}
+    return {getattr(socket, name): value for name, value in wanted.items() if hasattr(socket, name)}
 
 
 def redis_client(uri: str, max_connections: int = 50, timeout: int = 30) -> Any:
@@ -67,6 +77,13 @@ def redis_client(uri: str, max_connections: int = 50, timeout: int = 30) -> Any:
         password=target.password,
         max_connections=max_connections,
         timeout=timeout,
+        # redis-py >= 6 cuts every read at 5 s, BLPOP with MRQ's max_latency too.
+        # As with the redis-py MRQ was written for, a read waits as long as its
+        # command asks; TCP keepalive finds a dead peer within ~90 s instead.
+        socket_timeout=None,
+        socket_connect_timeout=10,
+        socket_keepalive=True,
+        socket_keepalive_options=_keepalive_options(),
     )
     cls = type("StrictRedis", (CompatRedis, redis.StrictRedis), {})
     return cls(connection_pool=pool)
@@ -231,6 +248,82 @@ def dashboard_app(app: Any) -> None:
     app.debug = False
 
 
+def logs_collection_race() -> None:
+    """Two workers starting together both see no `mrq_logs` and both create it:
+    pymongo raises CollectionInvalid for the second, which MRQ did not catch."""
+    from mrq.logger import MongoHandler
+    from pymongo.errors import CollectionInvalid
+
+    original: Callable[[Any], None] = MongoHandler.set_collection
+    if getattr(original, "mrqlab", False):
+        return
+
+    def set_collection(self: Any) -> None:
+        with contextlib.suppress(CollectionInvalid):  # created meanwhile by another worker: use it
+            original(self)
+
+    set_collection.mrqlab = True  # type: ignore[attr-defined]
+    MongoHandler.set_collection = set_collection
+
+
+def _text(value: Any) -> Any:
+    """Redis replies are bytes on Python 3; MRQ's code was written for text."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return value  # not text: hand it over as it is
+    return value
+
+
+def raw_queues_text() -> None:
+    """Raw queues: known subqueues came back as bytes (a worker on `queue/` could not
+    start: str.startswith(bytes)) and job factories got `b'param'` as the raw parameter.
+    Decode both; what MRQ hands out as raw queue content (list_raw_jobs) stays as is."""
+    from mrq.queue_raw import QueueRaw
+
+    if getattr(QueueRaw.get_config, "mrqlab", False):
+        return
+    get_config: Callable[[Any], dict[str, Any]] = QueueRaw.get_config
+    get_known_subqueues: Callable[[Any], set[Any]] = QueueRaw.get_known_subqueues
+
+    def decoding(factory: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def job_factory(rawparam: Any) -> Any:
+            return factory(_text(rawparam))
+
+        return job_factory
+
+    def config(self: Any) -> dict[str, Any]:
+        cfg = get_config(self)
+        if callable(cfg.get("job_factory")):
+            cfg = {**cfg, "job_factory": decoding(cfg["job_factory"])}
+        return cfg
+
+    def known_subqueues(self: Any) -> set[Any]:
+        return {_text(q) for q in get_known_subqueues(self)}
+
+    config.mrqlab = True  # type: ignore[attr-defined]
+    QueueRaw.get_config = config
+    QueueRaw.get_known_subqueues = known_subqueues
+
+
+def active_queues_text() -> None:
+    """Queue.all_active() compared Redis keys (bytes) with the prefix (str): TypeError."""
+    from mrq import context
+    from mrq.queue import Queue
+
+    if getattr(Queue.all_active, "mrqlab", False):
+        return
+
+    def all_active(cls: Any) -> list[Any]:
+        prefix = context.get_current_config()["redis_prefix"]
+        keys = (_text(k) for k in context.connections.redis.keys())  # noqa: SIM118 (Redis KEYS)
+        return [cls(k[len(prefix) + 3 :]) for k in keys if isinstance(k, str) and k.startswith(prefix)]
+
+    all_active.mrqlab = True  # type: ignore[attr-defined]
+    Queue.all_active = classmethod(all_active)
+
+
 FIXES = (
     pipes_module,
     quiet_is_literal,
@@ -241,7 +334,33 @@ FIXES = (
     supervisor_respawn,
     stop_leaves_no_started_job,
     dashboard_auth,
+    logs_collection_race,
+    raw_queues_text,
+    active_queues_text,
 )
+
+
+def _dashboard_app() -> None:
+    from mrq.dashboard import app
+
+    dashboard_app(app.app)
+
+
+# What mrqlab.hook runs as soon as each module has been imported (in any process of
+# the venv: entry points, task code, `python -c "import mrq.agent"`). `pipes` is
+# served by the hook itself where Python has none.
+AFTER_IMPORT: dict[str, tuple[Callable[[], None], ...]] = {
+    "mrq": (quiet_is_literal,),  # before MRQ's modules are compiled
+    "redis.lock": (lualock_alias,),
+    "mrq.context": (redis_connections,),
+    "mrq.processes": (gevent_signal, supervisor_respawn),
+    "mrq.worker": (scheduler_lock, stop_leaves_no_started_job),
+    "mrq.logger": (logs_collection_race,),
+    "mrq.queue": (active_queues_text,),
+    "mrq.queue_raw": (raw_queues_text,),
+    "mrq.dashboard.utils": (dashboard_auth,),
+    "mrq.dashboard.app": (_dashboard_app,),
+}
 
 
 def apply() -> None:

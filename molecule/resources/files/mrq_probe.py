@@ -7,6 +7,9 @@ Run with the MRQ venv's Python, as the service user. Prints JSON; exit 1 on time
   mrq_probe.py queue PATH N --queue Q --ids FILE   queue N jobs (params 0..N-1), ids to FILE
   mrq_probe.py batch FILE STATUS [--timeout S]     wait until every job of FILE has STATUS
                                                    (a missing job counts as "missing")
+  mrq_probe.py direct - -                          MRQ as task code imports it (no entry point):
+                                                   mrq.agent imports, a 6 s BLPOP returns empty
+`queue` and `direct` rely on the venv's mrqlab-compat.pth for MRQ's fixes, as task code does.
 """
 
 import argparse
@@ -20,7 +23,7 @@ import time
 import pymongo
 
 parser = argparse.ArgumentParser()
-parser.add_argument("what", choices=["recent", "job", "queue", "batch"])
+parser.add_argument("what", choices=["recent", "job", "queue", "batch", "direct"])
 parser.add_argument("arg1")
 parser.add_argument("arg2")
 parser.add_argument("--result", default=None)
@@ -32,11 +35,20 @@ parser.add_argument("--queue", default=None)
 parser.add_argument("--ids", default=None)
 args = parser.parse_args()
 
+if args.what == "direct":
+    from mrq.context import connections, setup_context
+
+    setup_context(file_path=args.config, config_type="run", sources=("file",))
+    import mrq.agent  # noqa: F401  (LuaLock)
+
+    t0 = time.monotonic()
+    popped = connections.redis.blpop(["mrqlab:probe:nothing"], 6)
+    print(json.dumps({"ok": popped is None, "blpop_s": round(time.monotonic() - t0, 1)}))
+    sys.exit(0 if popped is None else 1)
+
 if args.what == "queue":
     from mrq.context import setup_context
-    from mrqlab import compat
 
-    compat.apply()
     setup_context(file_path=args.config, config_type="run", sources=("file",))
     from mrq.job import queue_jobs
 
