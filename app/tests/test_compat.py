@@ -454,6 +454,8 @@ def test_every_fix_applies_wherever_mrq_is_imported(redis_port: int, tmp_path: P
         from mrqlab import compat
         assert getattr(ProcessPool.watch_process, "mrqlab", False)
         assert getattr(Worker.work_stop, "mrqlab", False)
+        import mrq.worker
+        assert getattr(mrq.worker.json, "mrqlab", False)
         assert getattr(MongoHandler.set_collection, "mrqlab", False)
         assert connections._factories[0].__name__ == "mrqlab_redis"
         print("OK")
@@ -491,3 +493,38 @@ def test_every_fix_applies_wherever_mrq_is_imported(redis_port: int, tmp_path: P
         env={k: v for k, v in os.environ.items() if k != "MRQLAB_COMPAT"},
     )
     assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-2000:]
+
+
+def test_worker_report_file_with_dates(tmp_path: Path) -> None:
+    """`--report_file`: MRQ's ujson call met the report's datetimes, which ujson >= 2
+    refuses; the report greenlet died and the worker's stop failed."""
+    report = tmp_path / "report.json"
+    code = f"""
+        import datetime, json, os
+        from mrq.config import get_config
+        from mrq.context import set_current_config
+        cfg = get_config(sources=(), config_type="worker")
+        cfg["report_file"], cfg["max_memory"] = {str(report)!r}, 0
+        set_current_config(cfg)
+        from redis import lock; lock.LuaLock = lock.Lock
+        from mrq.worker import Worker
+        if os.environ.get("FIX"):
+            from mrqlab import compat; compat.ujson_datetimes()
+        w = Worker.__new__(Worker)  # just what report_worker uses
+        w.id = "6b0af1980520e69ca69c68d4"
+        w.get_worker_report = lambda with_memory=False: {{
+            "status": "wait", "process": {{"mem": {{"total": 1}}}},
+            "datestarted": datetime.datetime(2026, 1, 1),
+            "datereported": datetime.datetime(2026, 1, 1, 0, 0, 1)}}
+        class Workers:
+            def update(self, *args, **kwargs): pass
+        w.mongodb_jobs = type("Db", (), {{"mrq_workers": Workers()}})()
+        w.report_worker()
+        written = json.load(open({str(report)!r}))
+        assert written["datestarted"] == 1767225600 and written["datereported"] == 1767225601, written
+        print("OK")
+    """
+    without = run_py(code, with_fix=None)
+    assert without.returncode != 0 and "is not JSON serializable" in without.stderr, without.stderr[-1500:]
+    with_it = run_py(code, with_fix=None, env={"FIX": "1"})
+    assert with_it.returncode == 0, with_it.stderr[-2000:]

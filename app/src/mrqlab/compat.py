@@ -324,6 +324,39 @@ def active_queues_text() -> None:
     Queue.all_active = classmethod(all_active)
 
 
+def _epoch(value: Any) -> int:
+    """A date or datetime as ujson 1.x wrote it: seconds since the epoch (naive = UTC,
+    as MRQ's utcnow() datetimes are)."""
+    import calendar
+    import datetime
+
+    if isinstance(value, datetime.datetime):
+        return calendar.timegm(value.utctimetuple())
+    if isinstance(value, datetime.date):
+        return calendar.timegm(value.timetuple())
+    raise TypeError(f"{value!r} is not JSON serializable")
+
+
+def _ujson_with_dates(ujson: Any) -> Any:
+    def dumps(obj: Any, *args: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("default", _epoch)
+        return ujson.dumps(obj, *args, **kwargs)
+
+    return types.SimpleNamespace(dumps=dumps, loads=ujson.loads, mrqlab=True)
+
+
+def ujson_datetimes() -> None:
+    """MRQ was written for ujson 1.x, which wrote datetimes as epoch seconds: with
+    `--report_file` the worker's report (datestarted, datereported) raised TypeError,
+    killing its report greenlet and failing its stop; the scheduler hashed task params
+    the same way."""
+    for name in ("mrq.worker", "mrq.scheduler"):
+        module = sys.modules.get(name)
+        json = getattr(module, "json", None)
+        if getattr(json, "__name__", "") == "ujson":  # not yet replaced
+            module.json = _ujson_with_dates(json)  # type: ignore[union-attr]
+
+
 FIXES = (
     pipes_module,
     quiet_is_literal,
@@ -337,6 +370,7 @@ FIXES = (
     logs_collection_race,
     raw_queues_text,
     active_queues_text,
+    ujson_datetimes,
 )
 
 
@@ -354,7 +388,8 @@ AFTER_IMPORT: dict[str, tuple[Callable[[], None], ...]] = {
     "redis.lock": (lualock_alias,),
     "mrq.context": (redis_connections,),
     "mrq.processes": (gevent_signal, supervisor_respawn),
-    "mrq.worker": (scheduler_lock, stop_leaves_no_started_job),
+    "mrq.worker": (scheduler_lock, stop_leaves_no_started_job, ujson_datetimes),
+    "mrq.scheduler": (ujson_datetimes,),
     "mrq.logger": (logs_collection_race,),
     "mrq.queue": (active_queues_text,),
     "mrq.queue_raw": (raw_queues_text,),
