@@ -179,7 +179,7 @@ def main() -> int:
         help="for a release without mrqlab-compat.pth: gevent, then compat.apply() in every process",
     )
     parser.add_argument("pytest_args", nargs="*", help="after --: passed to pytest (e.g. tests/test_raw.py)")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # options after the checkout too
 
     put = ssh(args.host, "cat > /tmp/mrq-suite.tar", stdin=suite_tar(args.checkout))
     if put.returncode:
