@@ -18,13 +18,18 @@ from typing import Any, Callable
 _applied = False
 
 
+def fill_pipes(module: types.ModuleType) -> None:
+    """What MRQ uses of `pipes`: `quote` (mrqlab.hook serves it too)."""
+    module.quote = shlex.quote  # type: ignore[attr-defined]
+
+
 def pipes_module() -> None:
     """Python 3.13 removed `pipes`; mrq_worker imports it for `pipes.quote`."""
     try:
         import pipes  # noqa: F401
     except ImportError:
         shim = types.ModuleType("pipes")
-        shim.quote = shlex.quote  # type: ignore[attr-defined]
+        fill_pipes(shim)
         sys.modules["pipes"] = shim
 
 

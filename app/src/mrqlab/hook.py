@@ -17,7 +17,6 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
-import shlex
 import sys
 import types
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ class _PipesShim(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
-        module.quote = shlex.quote  # type: ignore[attr-defined]
+        compat.fill_pipes(module)
 
 
 class AfterImport(importlib.abc.MetaPathFinder):
