@@ -6,10 +6,14 @@ once without the fix (must fail) and once with it (must pass).
 
 from __future__ import annotations
 
+import http.server
 import os
+import ssl
 import subprocess
 import sys
 import textwrap
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -457,6 +461,8 @@ def test_every_fix_applies_wherever_mrq_is_imported(redis_port: int, tmp_path: P
         import mrq.worker
         assert getattr(mrq.worker.json, "mrqlab", False)
         assert getattr(MongoHandler.set_collection, "mrqlab", False)
+        import mrq.monkey
+        assert getattr(mrq.monkey.patch_io_httplib, "mrqlab", False)
         assert connections._factories[0].__name__ == "mrqlab_redis"
         print("OK")
     """
@@ -528,3 +534,63 @@ def test_worker_report_file_with_dates(tmp_path: Path) -> None:
     assert without.returncode != 0 and "is not JSON serializable" in without.stderr, without.stderr[-1500:]
     with_it = run_py(code, with_fix=None, env={"FIX": "1"})
     assert with_it.returncode == 0, with_it.stderr[-2000:]
+
+
+@pytest.fixture(scope="module")
+def http_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
+    """An HTTP and an HTTPS server on loopback (a throw-away certificate for 127.0.0.1)."""
+    tmp = tmp_path_factory.mktemp("tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"path={self.path}".encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    secure = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    secure.socket = tls.wrap_socket(secure.socket, server_side=True)
+    for server in (plain, secure):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{plain.server_port}", f"https://127.0.0.1:{secure.server_port}", cert
+    for server in (plain, secure):
+        server.shutdown()
+
+
+@pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
+def test_trace_io_reports_urllib3_requests(http_servers: tuple[str, str, Path], secure: bool) -> None:
+    """`--trace_io`: a job's HTTP call through urllib3 2 (requests) is the job's current
+    I/O while it waits on the socket, with its method and URL; the response is intact."""
+    plain, tls, cert = http_servers
+    url = (tls if secure else plain) + "/get?y=z"
+    code = f"""
+        from mrq import monkey
+        seen = []
+        class Job:  # what MRQ's tracing reports to
+            def set_current_io(self, io):
+                seen.append(io)
+        monkey.get_current_job = lambda: Job()
+        monkey.patch_io_httplib({{}})
+        import urllib3
+        pool = urllib3.PoolManager(ca_certs={str(cert)!r})
+        streamed = pool.request("GET", {url!r}, preload_content=False)
+        assert streamed.read() == b"path=/get?y=z", streamed.data
+        assert pool.request("GET", {url!r}).data == b"path=/get?y=z"
+        assert {{"type": "http.get", "data": {{"url": {url!r}}}}} in seen, seen
+        print("OK")
+    """
+    assert_fix(code, "trace_io_urllib3", "AssertionError: []")

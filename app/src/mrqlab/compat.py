@@ -362,6 +362,63 @@ def ujson_datetimes() -> None:
             module.json = _ujson_with_dates(json)  # type: ignore[union-attr]
 
 
+def _mrq_connect_hook(patched: Any) -> Callable[..., Any] | None:
+    """MRQ's own `connect` hook (it wraps the socket so the job's I/O is reported),
+    taken from http.client's HTTPConnection.connect that patch_io_httplib replaced."""
+    code = getattr(patched, "__code__", None)
+    cells = dict(zip(code.co_freevars, patched.__closure__ or ())) if code else {}
+    cell = cells.get("method")
+    return cell.cell_contents if cell is not None else None
+
+
+def _request_url(conn: Any, url: str, scheme: str) -> str:
+    """The URL a request on `conn` reaches, as MRQ reports it (default port left out)."""
+    if url.startswith(("http://", "https://")):  # absolute already when sent to a proxy
+        return url
+    port = "" if conn.port in (None, conn.default_port) else f":{conn.port}"
+    return f"{scheme}://{conn.host}{port}{url}"
+
+
+def trace_io_urllib3() -> None:
+    """`--trace_io` saw no HTTP I/O from requests/urllib3 2: MRQ imports urllib3 1's
+    `UnverifiedHTTPSConnection` (gone in 2.0, so it patched nothing), and urllib3 2's
+    connections call neither http.client's `request` nor its `connect`. After MRQ's
+    patch, record each urllib3 request's method and URL (every argument passed on)
+    and give urllib3's connections MRQ's socket-wrapping `connect`."""
+    from mrq import monkey
+
+    original: Callable[[Any], None] = monkey.patch_io_httplib
+    if getattr(original, "mrqlab", False):
+        return
+
+    def patch_io_httplib(config: Any) -> None:
+        original(config)
+        try:
+            from urllib3 import connection
+        except ImportError:
+            return
+        if hasattr(connection, "UnverifiedHTTPSConnection") or getattr(connection, "mrqlab", False):
+            return  # urllib3 1.x (MRQ patched it), or done already
+        import http.client
+
+        connect = _mrq_connect_hook(http.client.HTTPConnection.connect)
+        if connect is None:
+            return
+
+        def request(send: Callable[..., Any], conn: Any, method: str, url: str, *a: Any, **kw: Any) -> Any:
+            scheme = "https" if isinstance(conn, connection.HTTPSConnection) else "http"
+            conn._traced_args = (method, _request_url(conn, url, scheme))  # what MRQ's socket wrapper reports
+            return send(conn, method, url, *a, **kw)
+
+        monkey.patch_method(connection.HTTPConnection, "request", request)
+        monkey.patch_method(connection.HTTPConnection, "connect", connect)
+        monkey.patch_method(connection.HTTPSConnection, "connect", connect)
+        connection.mrqlab = True  # type: ignore[attr-defined]
+
+    patch_io_httplib.mrqlab = True  # type: ignore[attr-defined]
+    monkey.patch_io_httplib = patch_io_httplib
+
+
 FIXES = (
     pipes_module,
     quiet_is_literal,
@@ -376,6 +433,7 @@ FIXES = (
     raw_queues_text,
     active_queues_text,
     ujson_datetimes,
+    trace_io_urllib3,
 )
 
 
@@ -395,6 +453,7 @@ AFTER_IMPORT: dict[str, tuple[Callable[[], None], ...]] = {
     "mrq.processes": (gevent_signal, supervisor_respawn),
     "mrq.worker": (scheduler_lock, stop_leaves_no_started_job, ujson_datetimes),
     "mrq.scheduler": (ujson_datetimes,),
+    "mrq.monkey": (trace_io_urllib3,),
     "mrq.logger": (logs_collection_race,),
     "mrq.queue": (active_queues_text,),
     "mrq.queue_raw": (raw_queues_text,),
