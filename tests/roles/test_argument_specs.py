@@ -23,7 +23,7 @@ def spec(role: str) -> dict:
 
 
 def test_every_role_has_a_spec():
-    assert ROLE_NAMES == ["mongodb", "mrq", "redis"]
+    assert ROLE_NAMES == ["firewall", "mongodb", "mrq", "redis"]
 
 
 @pytest.mark.parametrize("role", ROLE_NAMES)

@@ -22,6 +22,10 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.endpoints import (
     is_wildcard,
     parse_ip,
 )
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.firewall import (
+    network_problem,
+    opening_problems,
+)
 
 Vars = Mapping[str, Any]
 HIDDEN = "(value hidden)"
@@ -139,6 +143,17 @@ class Problems:
             if problem:
                 self.refuse(name, entry, problem)
 
+    def networks(self, name: str) -> None:
+        """A list of IP addresses and networks (a firewall allow-list)."""
+        value = self.values.get(name)
+        if not isinstance(value, list):
+            self.add(name, "a list of IP addresses and networks")
+            return
+        for entry in value:
+            problem = network_problem(entry)
+            if problem:
+                self.refuse(name, entry, problem)
+
     def each(self, name: str, pattern: re.Pattern[str], what: str, allow_empty: bool = True) -> None:
         value = self.values.get(name)
         if not isinstance(value, list) or (not value and not allow_empty):
@@ -219,6 +234,7 @@ def redis_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     if not re.fullmatch(r"[ -~]+", str(v.get("redis_mrq_acl"))):
         p.add("redis_mrq_acl", "ACL rules on one line of printable ASCII")
     p.addresses("redis_bind", host_addresses)
+    p.networks("redis_allow")
     p.integer("redis_timeout", 0, what="idle seconds (0: never)")
     p.integer("redis_databases", 1, 10000, what="a number of databases")
     save = v.get("redis_save")
@@ -251,6 +267,7 @@ def mongodb_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p = Problems(v)
     p.integer("mongodb_port", *PORTS, what="a TCP port")
     p.addresses("mongodb_bind", host_addresses)
+    p.networks("mongodb_allow")
     binds = v.get("mongodb_bind") if isinstance(v.get("mongodb_bind"), list) else []
     beyond = [b for b in binds if isinstance(b, str) and not is_loopback(b)]
     if beyond and v.get("mongodb_authorization") is not True:
@@ -310,6 +327,7 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     if not isinstance(user, str) or not USER.match(user) or user == "root":
         p.add("mrq_user", "an unprivileged system user name (not root): lowercase letters, digits, _ and -")
     p.addresses("mrq_dashboard_bind", host_addresses)
+    p.networks("mrq_dashboard_allow")
     p.integer("mrq_dashboard_port", *UNPRIVILEGED_PORTS, what="a port the unprivileged service user may bind")
     p.password("mrq_dashboard_password", required=False)
     for name in ("mrq_scheduler_interval", "mrq_scheduler_maintenance_interval"):
@@ -360,10 +378,20 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     return p.found
 
 
+def firewall_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
+    p = Problems(v)
+    if v.get("firewall_enabled"):
+        inventory = (v.get("groups") or {}).get("all", [])
+        ssh_port = as_int(v.get("ansible_port")) or 22
+        p.found.extend(opening_problems(v.get("firewall_openings"), ssh_port, inventory))
+    return p.found
+
+
 ROLES: dict[str, Callable[[Vars, Iterable[str]], list[str]]] = {
     "redis": redis_problems,
     "mongodb": mongodb_problems,
     "mrq": mrq_problems,
+    "firewall": firewall_problems,
 }
 
 

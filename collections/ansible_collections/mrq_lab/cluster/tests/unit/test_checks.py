@@ -30,6 +30,7 @@ VALID: dict[str, dict[str, Any]] = {
         "redis_maxmemory": "256mb",
         "redis_rename_commands": {"FLUSHALL": ""},
         "redis_extra_config": {"latency-monitor-threshold": 100},
+        "redis_allow": ["10.0.20.0/24", "fd00::/64", "10.0.30.7"],
     },
     "mongodb": {
         "mongodb_port": 27017,
@@ -47,6 +48,7 @@ VALID: dict[str, dict[str, Any]] = {
         "mongodb_backup_keep": 7,
         "mongodb_backup_max_age_days": 14,
         "mongodb_extra_config": {"operationProfiling": {"slowOpThresholdMs": 200}},
+        "mongodb_allow": [],
     },
     "mrq": {
         "mrq_user": "mrq",
@@ -66,6 +68,12 @@ VALID: dict[str, dict[str, Any]] = {
         "mrq_mongodb_database": "mrq",
         "mrq_worker_groups": [{"name": "task1", "queues": ["task1"], "greenlets": 5, "processes": 0}],
         "mrq_tasks": {"tasks_push.task1": {"timeout": 300, "max_retries": 5}},
+        "mrq_dashboard_allow": ["192.168.1.0/24"],
+    },
+    "firewall": {
+        "firewall_enabled": True,
+        "firewall_openings": [{"name": "redis", "port": 6379, "allow": [], "allow_hosts": ["w1"]}],
+        "groups": {"all": ["w1", "cache1"]},
     },
 }
 
@@ -196,12 +204,23 @@ def test_valid_values_pass(role: str) -> None:
         ),
         ("mrq", {"mrq_tasks": {"t": {"timeout": 0}}}, "mrq_tasks['t'].timeout"),
         ("mrq", {"mrq_tasks": {"t": {"retries": 3}}}, "mrq_tasks['t'].retries"),
+        ("redis", {"redis_allow": ["10.0.20.1/24"]}, "redis_allow"),
+        ("redis", {"redis_allow": "10.0.20.0/24"}, "redis_allow"),
+        ("mongodb", {"mongodb_allow": ["admin.example.org"]}, "mongodb_allow"),
+        ("mrq", {"mrq_dashboard_allow": ["0.0.0.0/0 "]}, None),
+        ("mrq", {"mrq_dashboard_allow": ["192.168.1.0/33"]}, "mrq_dashboard_allow"),
+        ("firewall", {"firewall_openings": [{"name": "redis", "port": 22, "allow": []}]}, "SSH"),
+        ("firewall", {"ansible_port": "2222", "firewall_openings": [{"name": "r", "port": 2222}]}, "SSH"),
+        ("firewall", {"firewall_openings": [{"name": "r", "port": 6379, "allow_hosts": ["w9"]}]}, "'w9'"),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(
     role: str, overrides: dict[str, Any], variable: str
 ) -> None:
     found = problems(role, **overrides)
+    if variable is None:  # allowed after all
+        assert found == [], found
+        return
     assert found, overrides
     assert any(variable in p for p in found), found
     for secret in (GOOD, "CHANGE-ME-CHANGE-ME", "tab\there"):
