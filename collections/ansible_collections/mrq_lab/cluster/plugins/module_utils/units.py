@@ -14,6 +14,8 @@ from typing import Any
 
 UNIT_DIR = "/etc/systemd/system"
 WORKER = "mrq-worker@"
+# The units of roles/mrq: other `mrq-*` units (mrq-lab-firewall, yours) are not its own.
+OWN = frozenset({"mrq-dashboard", "mrq-scheduler"})
 
 
 def _unit(name: str) -> str:
@@ -31,7 +33,9 @@ def unit_plan(
     remove: the files of those units.
     """
     wanted = list(wanted)
-    state = {_unit(name): info for name, info in present.items()}
+    state = {
+        _unit(name): info for name, info in present.items() if _unit(name) in OWN or name.startswith(WORKER)
+    }
     running = [unit for unit in wanted if state.get(unit, {}).get("activestate") == "active"]
     start = [
         unit

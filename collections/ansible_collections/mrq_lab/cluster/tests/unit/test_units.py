@@ -61,3 +61,12 @@ def test_units_already_stopped_and_disabled_are_left_alone():
     units = present(*ALL)
     units["mrq-scheduler.service"] = {"activestate": "inactive", "unitfilestate": "disabled"}
     assert unit_plan(units, ALL[:3], "/etc/mrq")["stop"] == []
+
+
+def test_other_mrq_units_are_not_the_roles():
+    present = {
+        "mrq-lab-firewall.service": {"activestate": "active", "unitfilestate": "enabled"},
+        "mrq-backup-of-mine.service": {"activestate": "active", "unitfilestate": "enabled"},
+    }
+    plan = unit_plan(present, [], "/etc/mrq")
+    assert plan["stop"] == [] and plan["remove"] == []
