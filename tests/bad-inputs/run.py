@@ -40,7 +40,8 @@ SECRET_KEYS = ("password", "requirepass")
 # What a refused run must leave as it was, and how to read it on the host.
 FINGERPRINT = (
     "sha256sum /etc/redis/redis.conf /etc/redis/auth.conf /etc/mongod.conf"
-    " /etc/mrq/mrq-config.py /etc/mrq/workers/*.env /etc/systemd/system/mrq-*.service /etc/mrq-lab/firewall.nft;"
+    " /etc/mrq/mrq-config.py /etc/mrq/workers/*.env /etc/systemd/system/mrq-*.service"
+    " /etc/mrq-lab/firewall.nft;"
     " systemctl show -p Id -p ActiveState -p ActiveEnterTimestampMonotonic"
     " redis-server mongod mrq-dashboard mrq-scheduler 'mrq-worker@*'"
 )
