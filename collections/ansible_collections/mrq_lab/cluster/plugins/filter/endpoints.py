@@ -13,27 +13,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.mrq_lab.cluster.plugins.module_utils import endpoints
-
-
-def _filter_error(func: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except endpoints.EndpointError as exc:
-            raise AnsibleFilterError(str(exc)) from exc
-
-    wrapped.__name__ = func.__name__
-    wrapped.__doc__ = func.__doc__
-    return wrapped
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.filter_errors import as_filter
 
 
 class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
-            "client_address": _filter_error(endpoints.client_address),
-            "user_for": _filter_error(endpoints.select_user),
+            "client_address": as_filter(endpoints.client_address, endpoints.EndpointError),
+            "user_for": as_filter(endpoints.select_user, endpoints.EndpointError),
             "release": endpoints.release,
             "local_url_host": endpoints.local_url_host,
             "with_password": endpoints.with_password,
