@@ -19,14 +19,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(config: str, workdir: Path) -> Iterator[int]:
+def running(config: str, workdir: Path, tls: bool = False) -> Iterator[int]:
     """Start redis-server with `config` (redis.conf lines) added to loopback-only,
-    no-persistence settings; yield its port; stop it."""
+    no-persistence settings; yield its port; stop it. With `tls`, the port is
+    TLS only (`config` then names the certificate files)."""
     if not shutil.which("redis-server"):
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
     port = free_port()
     conf = workdir / "redis.conf"
-    conf.write_text(f'port {port}\nbind 127.0.0.1\nsave ""\nappendonly no\ndir {workdir}\n{config}')
+    ports = f"port 0\ntls-port {port}" if tls else f"port {port}"
+    conf.write_text(f'{ports}\nbind 127.0.0.1\nsave ""\nappendonly no\ndir {workdir}\n{config}')
     proc = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL)
     try:
         for _ in range(100):

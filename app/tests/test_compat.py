@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MRQ_PASSWORD, MRQ_USER, PASSWORD
+from pki import make_ca, make_cert
 
 
 def run_py(code: str, *, with_fix: str | None, env: dict[str, str] | None = None, cwd: Path | None = None):
@@ -538,15 +539,10 @@ def test_worker_report_file_with_dates(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def http_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
-    """An HTTP and an HTTPS server on loopback (a throw-away certificate for 127.0.0.1)."""
+    """An HTTP and an HTTPS server on loopback (a throw-away certificate for 127.0.0.1), and its CA."""
     tmp = tmp_path_factory.mktemp("tls")
-    cert, key = tmp / "cert.pem", tmp / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    ca = make_ca(tmp / "ca")
+    cert, key = make_cert(ca, tmp / "server", ["127.0.0.1"])
 
     class Echo(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -566,7 +562,7 @@ def http_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     secure.socket = tls.wrap_socket(secure.socket, server_side=True)
     for server in (plain, secure):
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{plain.server_port}", f"https://127.0.0.1:{secure.server_port}", cert
+    yield f"http://127.0.0.1:{plain.server_port}", f"https://127.0.0.1:{secure.server_port}", ca.cert
     for server in (plain, secure):
         server.shutdown()
 

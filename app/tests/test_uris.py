@@ -1,5 +1,5 @@
 import pytest
-from mrqlab.uris import mongodb_uri, parse_redis_uri, redis_uri
+from mrqlab.uris import RedisTarget, mongodb_uri, parse_redis_uri, redis_uri
 
 NASTY = "p@ss w:rd/%#?x"
 
@@ -61,3 +61,37 @@ def test_bad_input_is_refused() -> None:
         parse_redis_uri("http://x")
     with pytest.raises(ValueError):
         mongodb_uri([], "mrq")
+
+
+def test_tls_uri_round_trips_with_its_ca_file() -> None:
+    ca_file = "/etc/mrq/redis ca.crt"
+    uri = redis_uri("10.0.10.10", 6379, "p@ss w:rd", username="mrq", tls=True, ca_file=ca_file)
+    assert uri.startswith("rediss://mrq:")
+    target = parse_redis_uri(uri)
+    assert (target.tls, target.ca_file, target.host, target.password) == (
+        True,
+        "/etc/mrq/redis ca.crt",
+        "10.0.10.10",
+        "p@ss w:rd",
+    )
+    no_ca = RedisTarget("cache1", 6380, 0, None, "pw", tls=True, ca_file=None)
+    assert parse_redis_uri("rediss://:pw@cache1:6380/0") == no_ca
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "rediss://:pw@cache1:6379/0?ssl_ca_cert=/etc/ca.crt",  # misspelt: must not drop the check
+        "rediss://:pw@cache1:6379/0?ssl_cert_reqs=none",
+        "redis://:pw@cache1:6379/0?ssl_ca_certs=/etc/ca.crt",  # a CA for a plain connection
+        "rediss://:pw@cache1:6379/0?ssl_ca_certs",
+    ],
+)
+def test_unknown_or_misplaced_uri_options_are_refused(uri: str) -> None:
+    with pytest.raises(ValueError):
+        parse_redis_uri(uri)
+
+
+def test_a_ca_file_needs_tls() -> None:
+    with pytest.raises(ValueError):
+        redis_uri("cache1", ca_file="/etc/ca.crt")

@@ -68,13 +68,23 @@ def _keepalive_options() -> dict[int, int]:
 
 
 def redis_client(uri: str, max_connections: int = 50, timeout: int = 30) -> Any:
-    """A client for `uri` (percent-decoded, `redis://SECRET@host` understood)."""
+    """A client for `uri` (percent-decoded, `redis://SECRET@host` understood,
+    `rediss://` over TLS)."""
     import redis
 
     from mrqlab.uris import parse_redis_uri
 
     target = parse_redis_uri(uri)
+    tls: dict[str, Any] = {}
+    if target.tls:  # the server's certificate checked against the CA, its name against the host
+        tls = {
+            "connection_class": redis.SSLConnection,
+            "ssl_cert_reqs": "required",
+            "ssl_check_hostname": True,
+            "ssl_ca_certs": target.ca_file,
+        }
     pool = redis.BlockingConnectionPool(
+        **tls,
         host=target.host,
         port=target.port,
         db=target.db,

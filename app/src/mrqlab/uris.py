@@ -3,13 +3,15 @@
 MRQ 0.9.10 took the Redis password from `urlparse(...).password` without
 percent-decoding, and `redis://PASSWORD@host` (the form of the original
 setup) sent no password at all. `parse_redis_uri` is what compat installs in
-MRQ instead.
+MRQ instead. `rediss://` is Redis over TLS, the server's certificate checked
+against the CA file in `ssl_ca_certs` (the system's CAs without it) and its
+name against the host.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 
 def _host(host: str) -> str:
@@ -17,11 +19,21 @@ def _host(host: str) -> str:
 
 
 def redis_uri(
-    host: str, port: int = 6379, password: str | None = None, db: int = 0, username: str | None = None
+    host: str,
+    port: int = 6379,
+    password: str | None = None,
+    db: int = 0,
+    username: str | None = None,
+    tls: bool = False,
+    ca_file: str | None = None,
 ) -> str:
-    """redis://[user]:password@host:port/db; a user is a Redis 6 ACL user."""
+    """redis://[user]:password@host:port/db; a user is a Redis 6 ACL user.
+    With tls: rediss://...[?ssl_ca_certs=CA_FILE]."""
     auth = f"{quote(username or '', safe='')}:{quote(password, safe='')}@" if password else ""
-    return f"redis://{auth}{_host(host)}:{int(port)}/{int(db)}"
+    if ca_file and not tls:
+        raise ValueError("a CA file is for TLS connections (tls=True)")
+    query = f"?ssl_ca_certs={quote(ca_file, safe='/')}" if ca_file else ""
+    return f"{'rediss' if tls else 'redis'}://{auth}{_host(host)}:{int(port)}/{int(db)}{query}"
 
 
 def mongodb_uri(
@@ -51,6 +63,8 @@ class RedisTarget:
     db: int
     username: str | None
     password: str | None
+    tls: bool = False
+    ca_file: str | None = None
 
 
 def parse_redis_uri(uri: str) -> RedisTarget:
@@ -61,8 +75,12 @@ def parse_redis_uri(uri: str) -> RedisTarget:
     user with its password.
     """
     parts = urlsplit(uri)
-    if parts.scheme != "redis":  # rediss (TLS) is not supported by MRQ's setup here
+    if parts.scheme not in ("redis", "rediss"):
         raise ValueError(f"not a redis URI: {parts.scheme}://...")
+    query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query))
+    unknown = sorted(set(query) - ({"ssl_ca_certs"} if parts.scheme == "rediss" else set()))
+    if unknown:  # a misspelt option must not quietly leave the certificate unchecked
+        raise ValueError(f"unknown option(s) in the Redis URI: {', '.join(unknown)}")
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     if password is None and username:
@@ -74,4 +92,6 @@ def parse_redis_uri(uri: str) -> RedisTarget:
         db=int(path) if path else 0,
         username=username or None,
         password=password or None,
+        tls=parts.scheme == "rediss",
+        ca_file=query["ssl_ca_certs"][-1] if "ssl_ca_certs" in query else None,
     )
