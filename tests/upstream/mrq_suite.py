@@ -62,7 +62,8 @@ SUITE=/root/mrq-suite
 SITE=$(echo {venv}/lib/python3*/site-packages)
 # Nothing of the deployment may start while the suite owns 6379 and 27017.
 UNITS=""  # those this release has (an older one has no backup timer)
-for unit in redis-server.service mongod.service mrq-scheduler.service mrq-dashboard.service mongodb-backup.timer; do
+for unit in redis-server.service mongod.service mrq-scheduler.service mrq-dashboard.service \
+  mongodb-backup.timer; do
   if systemctl cat "$unit" >/dev/null 2>&1; then UNITS="$UNITS $unit"; fi
 done
 WORKERS=$(systemctl list-units --plain --no-legend --state=active 'mrq-worker@*' | cut -d' ' -f1)
