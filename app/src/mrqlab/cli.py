@@ -36,12 +36,19 @@ def run() -> None:
 
 
 def dashboard() -> None:
+    """MRQ's dashboard (Flask) on gevent's WSGI server, not Werkzeug's development
+    server (MRQ's own `app.run()`): one greenlet per request; SIGTERM stops it."""
     _prepare()
+    import signal
+
+    import gevent
+    from gevent.pywsgi import WSGIServer
     from mrq.dashboard import app as dashboard_app  # reads the config at import
-    from werkzeug.serving import run_simple
 
     from mrqlab import compat
 
     compat.dashboard_app(dashboard_app.app)
     cfg = dashboard_app.cfg
-    run_simple(cfg["dashboard_ip"], int(cfg["dashboard_port"]), dashboard_app.app, threaded=True)
+    server = WSGIServer((cfg["dashboard_ip"], int(cfg["dashboard_port"])), dashboard_app.app)
+    gevent.signal_handler(signal.SIGTERM, server.stop)
+    server.serve_forever()
