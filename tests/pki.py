@@ -51,3 +51,18 @@ def make_cert(ca: CA, directory: Path, names: list[str]) -> tuple[Path, Path]:
         "-days", "1", "-extfile", str(ext), "-out", str(cert),
     )  # fmt: skip
     return cert, key
+
+
+def main() -> None:
+    """pki.py DIR NAME...: a new DIR/ca/ca.crt and DIR/server/server.{crt,key} for NAMEs."""
+    import sys
+
+    if len(sys.argv) < 3:
+        raise SystemExit(main.__doc__)
+    directory, names = Path(sys.argv[1]), sys.argv[2:]
+    make_cert(make_ca(directory / "ca"), directory / "server", names)
+    print(f"made {directory}/ca/ca.crt, {directory}/server/server.crt for {', '.join(names)}")
+
+
+if __name__ == "__main__":
+    main()

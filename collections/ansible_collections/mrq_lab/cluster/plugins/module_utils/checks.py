@@ -26,6 +26,7 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.firewall import (
     network_problem,
     opening_problems,
 )
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.tls import server_problems
 
 Vars = Mapping[str, Any]
 HIDDEN = "(value hidden)"
@@ -65,6 +66,12 @@ REDIS_RESERVED = frozenset(
         "enable-debug-command",
         "enable-module-command",
         "enable-protected-configs",
+        "tls-port",
+        "tls-cert-file",
+        "tls-key-file",
+        "tls-ca-cert-file",
+        "tls-auth-clients",
+        "tls-protocols",
     }
 )
 # mongod.conf settings the role sets and guarantees, as dotted paths; a prefix
@@ -235,6 +242,9 @@ def redis_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
         p.add("redis_mrq_acl", "ACL rules on one line of printable ASCII")
     p.addresses("redis_bind", host_addresses)
     p.networks("redis_allow")
+    if v.get("redis_tls") is True:
+        tls = [v.get(f"redis_tls_{part}") for part in ("ca_cert", "cert", "key")]
+        p.found.extend(server_problems("redis_tls", *tls))
     p.integer("redis_timeout", 0, what="idle seconds (0: never)")
     p.integer("redis_databases", 1, 10000, what="a number of databases")
     save = v.get("redis_save")

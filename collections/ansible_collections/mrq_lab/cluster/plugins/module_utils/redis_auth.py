@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import ssl
 
 
 class RedisError(Exception):
@@ -47,6 +48,18 @@ def parse_requirepass(text: str) -> str | None:
     return found
 
 
+def parse_tls_ca(text: str) -> str | None:
+    """The CA file a redis.conf-style text serves TLS with (`tls-port` set, not 0),
+    or None when it serves plain TCP."""
+    settings: dict[str, str] = {}
+    for line in text.splitlines():
+        directive, _, arg = line.strip().partition(" ")
+        settings[directive.lower()] = _unquote(arg.strip())
+    if settings.get("tls-port", "0") in ("", "0"):
+        return None
+    return settings.get("tls-ca-cert-file") or ""
+
+
 def _encode(*args: str) -> bytes:
     out = [f"*{len(args)}\r\n".encode()]
     for arg in args:
@@ -58,8 +71,15 @@ def _encode(*args: str) -> bytes:
 class Resp:
     """One connection, one command at a time (RESP2)."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0) -> None:
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float = 5.0, tls_ca: str | None = None) -> None:
+        """`tls_ca`: talk TLS, the server's certificate checked against that CA file
+        (not its name: the role's own connections are to loopback)."""
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls_ca is not None:
+            context = ssl.create_default_context(cafile=tls_ca or None)
+            context.check_hostname = False
+            sock = context.wrap_socket(sock)
+        self.sock = sock
         self.buf = self.sock.makefile("rb")
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.redis_auth import 
     RedisError,
     Resp,
     parse_requirepass,
+    parse_tls_ca,
     sha256,
 )
 
@@ -27,6 +28,12 @@ description:
     is left alone. Changes nothing else and restarts nothing.
 options:
   port: {description: The server's port on 127.0.0.1, type: int, required: true}
+  config:
+    description:
+      - The redis.conf the running server was started with; when it serves TLS
+        (tls-port), the connection is TLS, checked against its tls-ca-cert-file.
+    type: path
+    default: /etc/redis/redis.conf
   auth_files:
     description: Files to read the current requirepass from (the first that has one).
     type: list
@@ -75,6 +82,7 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "port": {"type": "int", "required": True},
+            "config": {"type": "path", "default": "/etc/redis/redis.conf"},
             "auth_files": {"type": "list", "elements": "path", "default": []},
             "requirepass": {"type": "str", "required": True, "no_log": True},
             "user": {"type": "str"},
@@ -88,7 +96,9 @@ def main() -> None:
     changed = False
     result: dict[str, object] = {}
     try:
-        with Resp("127.0.0.1", module.params["port"]) as conn:
+        config = Path(module.params["config"])
+        tls_ca = parse_tls_ca(config.read_text()) if config.is_file() else None
+        with Resp("127.0.0.1", module.params["port"], tls_ca=tls_ca) as conn:
             current = login(module, conn)
             if current is None:
                 module.exit_json(changed=False, msg="no password set yet: nothing to apply")

@@ -1,0 +1,86 @@
+"""Certificates the user provides (PEM text), checked on the controller before any
+change: the key is the certificate's, the CA signed it, it is valid now, and it
+names the address a client connects to (parsed as an address, or a DNS name).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+
+
+def _cert(pem: Any, label: str, problems: list[str]) -> x509.Certificate | None:
+    try:
+        return x509.load_pem_x509_certificate(str(pem).encode())
+    except ValueError:
+        problems.append(f"{label}: not a PEM certificate")
+        return None
+
+
+def _public(obj: Any) -> bytes:
+    return obj.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def server_problems(prefix: str, ca_pem: Any, cert_pem: Any, key_pem: Any) -> list[str]:
+    """What is wrong with a server's CA, certificate and key (`prefix`: the variables'
+    prefix, e.g. redis_tls). Never shows the key."""
+    problems: list[str] = []
+    ca = _cert(ca_pem, f"{prefix}_ca_cert", problems)
+    cert = _cert(cert_pem, f"{prefix}_cert", problems)
+    try:
+        key = serialization.load_pem_private_key(str(key_pem).encode(), password=None)
+    except (ValueError, TypeError):
+        problems.append(f"{prefix}_key: (value hidden) is not an unencrypted PEM private key")
+        key = None
+    if cert is not None and key is not None and _public(key) != _public(cert):
+        problems.append(f"{prefix}_key: (value hidden) is not the key of {prefix}_cert")
+    if cert is not None and ca is not None:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature) as exc:  # InvalidSignature has no message
+            problems.append(f"{prefix}_cert: not signed by {prefix}_ca_cert ({type(exc).__name__})")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for label, c in ((f"{prefix}_cert", cert), (f"{prefix}_ca_cert", ca)):
+        if c is not None and not c.not_valid_before_utc <= now <= c.not_valid_after_utc:
+            problems.append(
+                f"{label}: not valid now (valid {c.not_valid_before_utc} to {c.not_valid_after_utc})"
+            )
+    return problems
+
+
+def names(cert_pem: Any) -> list[str]:
+    """The addresses and DNS names a certificate is for (subjectAltName)."""
+    cert = x509.load_pem_x509_certificate(str(cert_pem).encode())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] + san.get_values_for_type(x509.DNSName)
+
+
+def covers(cert_pem: Any, address: str) -> bool:
+    """Whether a client connecting to `address` accepts the certificate's name
+    (an IP address must be listed as one; a name matches a name, `*.` one label)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        ip = None
+    for name in names(cert_pem):
+        if ip is not None:
+            try:
+                if ipaddress.ip_address(name) == ip:
+                    return True
+            except ValueError:
+                continue
+        elif name.lower() == address.lower() or (
+            name.startswith("*.") and address.lower().partition(".")[2] == name[2:].lower()
+        ):
+            return True
+    return False
