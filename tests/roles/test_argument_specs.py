@@ -63,3 +63,12 @@ def test_worker_group_item_defaults_match_the_template():
     used = dict(re.findall(r"group\.(\w+) \| default\(([^)]*)\)", template))
     documented = {name: str(opt["default"]) for name, opt in items.items() if "default" in opt}
     assert used == documented
+
+
+@pytest.mark.parametrize("role", ROLE_NAMES)
+def test_descriptions_hold_no_jinja(role):
+    """Ansible templates the argument spec, descriptions too: a `{{ }}` example there
+    would be evaluated on every run (and fail)."""
+    for name, opt in spec(role).items():
+        text = " ".join(opt["description"]) if isinstance(opt["description"], list) else opt["description"]
+        assert "{{" not in text and "{%" not in text, name
