@@ -205,6 +205,11 @@ def test_valid_values_pass(role: str) -> None:
         ("mrq", {"mrq_tasks": {"t": {"timeout": 0}}}, "mrq_tasks['t'].timeout"),
         ("mrq", {"mrq_tasks": {"t": {"retries": 3}}}, "mrq_tasks['t'].retries"),
         ("redis", {"redis_allow": ["10.0.20.1/24"]}, "redis_allow"),
+        (
+            "redis",
+            {"redis_tls": True, "redis_tls_ca_cert": "x", "redis_tls_cert": "y", "redis_tls_key": "z"},
+            "redis_tls_cert",
+        ),
         ("redis", {"redis_allow": "10.0.20.0/24"}, "redis_allow"),
         ("mongodb", {"mongodb_allow": ["admin.example.org"]}, "mongodb_allow"),
         ("mrq", {"mrq_dashboard_allow": ["0.0.0.0/0 "]}, None),
