@@ -19,4 +19,5 @@ class FilterModule:
         return {
             "addresses_of": as_filter(firewall.addresses_of, firewall.FirewallError),
             "nft_ruleset": as_filter(firewall.ruleset, firewall.FirewallError),
+            "nft_allowed": as_filter(firewall.allowed, firewall.FirewallError),
         }

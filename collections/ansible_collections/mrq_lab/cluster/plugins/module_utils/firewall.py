@@ -116,19 +116,39 @@ def _elements(networks: Sequence[Network]) -> str:
     return ", ".join(str(n.network_address) if n.num_addresses == 1 else str(n) for n in networks)
 
 
-def ruleset(openings: Sequence[Mapping[str, Any]], hostvars: Mapping[str, Any] | None = None) -> str:
+def allowed(
+    openings: Sequence[Mapping[str, Any]],
+    hostvars: Mapping[str, Any] | None = None,
+    keep: Mapping[str, Sequence[str]] | None = None,
+) -> dict[str, list[str]]:
+    """Port -> every source let in (networks and the allowed hosts' addresses), plus
+    `keep`'s sources for ports still served (what the table let in before: a run
+    keeps them until its MRQ hosts have stopped what they no longer run)."""
+    result = {}
+    for opening in openings:
+        port = str(int(opening["port"]))
+        hosts = addresses_of(opening.get("allow_hosts", []), hostvars or {})
+        sources = list(opening.get("allow", [])) + hosts + list((keep or {}).get(port, []))
+        result[port] = [str(n) for n in sorted({network(s) for s in sources}, key=lambda n: (n.version, n))]
+    return result
+
+
+def ruleset(
+    openings: Sequence[Mapping[str, Any]],
+    hostvars: Mapping[str, Any] | None = None,
+    keep: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     """The nftables script that replaces table inet mrq_lab in one transaction
     (`nft -f`): created if missing, deleted, defined again. `hostvars` gives the
-    addresses of allow_hosts."""
+    addresses of allow_hosts; `keep`, sources to let in still (see `allowed`)."""
     problems = opening_problems(list(openings))
     if problems:
         raise FirewallError("; ".join(problems))
+    sources = allowed(openings, hostvars, keep)
     sets, rules = [], []
     for opening in sorted(openings, key=lambda o: int(o["port"])):
         port, name = int(opening["port"]), opening["name"]
-        hosts = addresses_of(opening.get("allow_hosts", []), hostvars or {})
-        allowed = list(opening.get("allow", [])) + hosts
-        parsed = [network(entry) for entry in allowed]
+        parsed = [network(entry) for entry in sources[str(port)]]
         rules.append(f"\t\t# {name}")
         for family, kind, match in ((4, "ipv4_addr", "ip"), (6, "ipv6_addr", "ip6")):
             nets = list(ipaddress.collapse_addresses(n for n in parsed if n.version == family))

@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.mrq_lab.cluster.plugins.module_utils.firewall import (
     FirewallError,
     addresses_of,
+    allowed,
     host_addresses,
     opening_problems,
     ruleset,
@@ -169,3 +170,11 @@ def test_ruleset_in_a_kernel(two_hosts, tmp_path):
         assert connect(client, "10.99.0.3", "10.99.0.1", 27017) == "open"
     finally:
         listener.kill()
+
+
+def test_kept_sources_stay_until_the_exact_apply():
+    opening = {"name": "redis", "port": 6379, "allow": ["10.0.0.1"]}
+    kept = {"6379": ["10.0.0.2/32", "10.0.0.1/32"], "27017": ["10.0.0.9/32"]}
+    assert allowed([opening], {}, kept) == {"6379": ["10.0.0.1/32", "10.0.0.2/32"]}  # a port not served: gone
+    assert "elements = { 10.0.0.1, 10.0.0.2 }" in ruleset([opening], {}, kept)
+    assert "elements = { 10.0.0.1 }" in ruleset([opening], {})
