@@ -54,14 +54,20 @@ def make_cert(ca: CA, directory: Path, names: list[str]) -> tuple[Path, Path]:
 
 
 def main() -> None:
-    """pki.py DIR NAME...: a new DIR/ca/ca.crt and DIR/server/server.{crt,key} for NAMEs."""
+    """pki.py DIR LABEL=NAME[,NAME...]...: a new CA (DIR/ca/ca.crt) and, for each
+    LABEL, DIR/LABEL/server.{crt,key} for its NAMEs. pki.py DIR NAME...: one
+    certificate, DIR/server/server.{crt,key}."""
     import sys
 
     if len(sys.argv) < 3:
         raise SystemExit(main.__doc__)
-    directory, names = Path(sys.argv[1]), sys.argv[2:]
-    make_cert(make_ca(directory / "ca"), directory / "server", names)
-    print(f"made {directory}/ca/ca.crt, {directory}/server/server.crt for {', '.join(names)}")
+    directory, args = Path(sys.argv[1]), sys.argv[2:]
+    labelled = all("=" in a for a in args)
+    servers = dict(a.split("=", 1) for a in args) if labelled else {"server": ",".join(args)}
+    ca = make_ca(directory / "ca")
+    for label, names in servers.items():
+        make_cert(ca, directory / label, names.split(","))
+        print(f"made {directory}/{label}/server.crt for {names}")
 
 
 if __name__ == "__main__":

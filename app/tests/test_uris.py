@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from mrqlab.uris import RedisTarget, mongodb_uri, parse_redis_uri, redis_uri
 
@@ -95,3 +97,16 @@ def test_unknown_or_misplaced_uri_options_are_refused(uri: str) -> None:
 def test_a_ca_file_needs_tls() -> None:
     with pytest.raises(ValueError):
         redis_uri("cache1", ca_file="/etc/ca.crt")
+
+
+def test_mongodb_tls_uri_is_read_back_by_pymongo_with_its_ca_file(tmp_path: Path) -> None:
+    from pymongo.uri_parser import parse_uri
+
+    ca_file = tmp_path / "mongo ca.crt"  # pymongo opens it
+    ca_file.write_text("")
+    uri = mongodb_uri([("10.0.10.20", 27017)], "mrq", "mrq", NASTY, tls=True, ca_file=str(ca_file))
+    options = parse_uri(uri)["options"]  # pymongo 3 (MRQ's) names them ssl*
+    assert options == {"authSource": "mrq", "ssl": True, "ssl_ca_certs": str(ca_file)}  # and checks the name
+    assert "ssl" not in parse_uri(mongodb_uri([("h", 1)], "mrq", "u", "p"))["options"]
+    with pytest.raises(ValueError):
+        mongodb_uri([("h", 1)], "mrq", tls=False, ca_file="/ca.crt")

@@ -16,6 +16,11 @@ to the role (see README.standin next to it):
 - createUser without `mechanisms` gets SCRAM-SHA-1 (and SCRAM-SHA-256 from
   series 4.0 on), as mongod does; series < 4.0 refuse SCRAM-SHA-256;
 - usersInfo {forAllDBs: true} lists every user;
+- TLS as net.tls (series 4.2 on) or net.ssl (before) says, requireTLS /
+  requireSSL only: the certificate and key from one PEM file
+  (certificateKeyFile / PEMKeyFile), CAFile (required, as by mongod) to check
+  client certificates, which are optional only with
+  allowConnectionsWithoutCertificates; on every bindIp address;
 - a speculative SCRAM login (folded into `hello`) for a mechanism the user
   has no credentials for is declined, as mongod does, so drivers fall back to
   the negotiated mechanism (pymongo 3.x failed on SCRAM-SHA-1-only users);
@@ -35,10 +40,11 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 LIB = Path(__file__).resolve().parent
 # The runtime package's SecantusDB and pinned dependencies, for the system's
@@ -58,6 +64,9 @@ SERIES = (LIB / "series").read_text().strip() if (LIB / "series").exists() else 
 VERSION = (LIB / "version").read_text().strip() if (LIB / "version").exists() else SERIES
 log = logging.getLogger("mongod-standin")
 
+# net.tls (4.2 on) and its older name net.ssl: the settings the stand-in reads.
+TLS_KEYS = ("mode", "certificateKeyFile", "CAFile", "allowConnectionsWithoutCertificates")
+SSL_KEYS = ("mode", "PEMKeyFile", "CAFile", "allowConnectionsWithoutCertificates")
 KNOWN = {
     "net.port",
     "net.bindIp",
@@ -74,7 +83,40 @@ KNOWN = {
     "processManagement.fork",
     "security.authorization",
     "storage.wiredTiger.engineConfig.cacheSizeGB",
+    *(f"net.tls.{k}" for k in TLS_KEYS),
+    *(f"net.ssl.{k}" for k in SSL_KEYS),
 }
+
+
+class Tls(NamedTuple):
+    cert_key_file: str  # the certificate, then its key, in one PEM file
+    ca_file: str
+    client_cert_required: bool
+
+
+def tls_settings(conf: dict[str, Any]) -> Tls | None:
+    """net.tls (or net.ssl, its name before 4.2) as mongod reads it; None for
+    plain connections. Raises ValueError on what the stand-in cannot serve or
+    mongod refuses (no CA file: "TLS without a chain of trust")."""
+    tls = {k: conf[f"net.tls.{k}"] for k in TLS_KEYS if f"net.tls.{k}" in conf}
+    ssl_ = {k: conf[f"net.ssl.{k}"] for k in SSL_KEYS if f"net.ssl.{k}" in conf}
+    if tls and ssl_:
+        raise ValueError("net.tls and net.ssl are the same settings; give one of them")
+    if tls and series_tuple(SERIES) < (4, 2):
+        raise ValueError(f"mongod {SERIES} has no net.tls (4.2 on); its name is net.ssl")
+    mode = str(tls.get("mode") or ssl_.get("mode") or "disabled")
+    if mode == "disabled":
+        return None
+    if mode not in ("requireTLS", "requireSSL"):
+        raise ValueError(f"TLS mode {mode}: the stand-in serves requireTLS (requireSSL) or disabled only")
+    pem = tls.get("certificateKeyFile") or ssl_.get("PEMKeyFile")
+    ca = tls.get("CAFile") or ssl_.get("CAFile")
+    if not pem:
+        raise ValueError(f"{mode} needs a certificate (certificateKeyFile, PEMKeyFile before 4.2)")
+    if not ca:
+        raise ValueError("the use of TLS without specifying a chain of trust is not supported (CAFile)")
+    allow = tls.get("allowConnectionsWithoutCertificates", ssl_.get("allowConnectionsWithoutCertificates"))
+    return Tls(str(pem), str(ca), client_cert_required=allow is not True)
 
 
 def series_tuple(series: str) -> tuple[int, int]:
@@ -189,6 +231,19 @@ def listen_also(srv: SecantusDBServer, host: str, port: int) -> socket.socket:
     sock.bind(sockaddr)
     sock.listen()
 
+    def handle(conn: socket.socket, addr: tuple[str, int]) -> None:
+        if srv._ssl_context is not None:  # TLS as on the first address
+            try:
+                conn = srv._ssl_context.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                log.warning("TLS handshake from %s failed: %s", addr, exc)
+                with contextlib.suppress(OSError):
+                    conn.close()
+                with srv._active_conns_lock:
+                    srv._active_conns -= 1
+                return
+        srv._handle_client(conn, addr)
+
     def accept_loop() -> None:
         while True:
             try:
@@ -200,7 +255,7 @@ def listen_also(srv: SecantusDBServer, host: str, port: int) -> socket.socket:
                 srv._active_conns += 1
             with contextlib.suppress(OSError):
                 conn.settimeout(srv.client_idle_timeout_s)
-            threading.Thread(target=srv._handle_client, args=(conn, addr), daemon=True).start()
+            threading.Thread(target=handle, args=(conn, addr), daemon=True).start()
 
     threading.Thread(target=accept_loop, name=f"accept-{host}", daemon=True).start()
     log.info("listening on %s:%d", host, port)
@@ -457,6 +512,12 @@ def main() -> int:
         log.error("processManagement.fork is not supported by the stand-in")
         return 2
 
+    try:
+        tls = tls_settings(conf)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+
     patch_user_commands()
     patch_localhost_exception()
     patch_sorted_find()
@@ -471,6 +532,10 @@ def main() -> int:
         replica_set_name=None,
         enable_test_commands=False,
         cache_size=f"{int(float(cache_gb) * 1024)}M" if cache_gb else "256M",
+        tls_cert_file=tls.cert_key_file if tls else None,
+        tls_key_file=tls.cert_key_file if tls else None,
+        tls_ca_file=tls.ca_file if tls else None,
+        tls_require_client_cert=tls.client_cert_required if tls else False,
     )
     srv.start()
     extra = [listen_also(srv, host, port) for host in binds[1:]]
@@ -478,10 +543,11 @@ def main() -> int:
     if pidfile:
         Path(pidfile).write_text(f"{os.getpid()}\n")
     log.info(
-        "waiting for connections on port %d (bindIp %s, authorization %s)",
+        "waiting for connections on port %d (bindIp %s, authorization %s, %s)",
         port,
         ",".join(binds),
         "enabled" if auth else "disabled",
+        "TLS only" if tls else "no TLS",
     )
 
     def stop(signum: int, _frame: object) -> None:

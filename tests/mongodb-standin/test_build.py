@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import marshal
 import os
 import shutil
@@ -351,3 +352,73 @@ def test_real_mongod_rotates_its_log_on_sigusr1(root: Path, tmp_path: Path, loop
         assert "log rotated (SIGUSR1, logRotate reopen)" in log.read_text()
         assert "waiting for connections" in (tmp_path / "mongod.log.1").read_text()
         assert "log rotated" not in (tmp_path / "mongod.log.1").read_text()
+
+
+def test_real_mongod_serves_tls_only_on_every_address(
+    root: Path, tmp_path: Path, loopback_mongod: Any
+) -> None:
+    """requireSSL with allowConnectionsWithoutCertificates (what the mongodb role
+    writes for 3.4; net.tls from 4.2), a certificate for the network address only
+    (127.0.0.2 here): a client trusting the CA pings there, and on loopback only
+    when it skips the name check (as the role's tools do); a plain client and one
+    trusting another CA get nothing; mongodump and mongorestore work over TLS."""
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    import pki
+
+    ca = pki.make_ca(tmp_path / "ca")
+    crt, key = pki.make_cert(ca, tmp_path / "server", ["127.0.0.2"])
+    other = pki.make_ca(tmp_path / "other")
+    pem = tmp_path / "mongod.pem"
+    pem.write_text(crt.read_text() + key.read_text())
+    tls = {"mode": "requireSSL", "PEMKeyFile": str(pem), "CAFile": str(ca.cert),
+           "allowConnectionsWithoutCertificates": True}  # fmt: skip
+    settings = {"net": {"bindIp": "127.0.0.1,127.0.0.2", "ssl": tls}}
+    code = (
+        "import sys, json; sys.path.insert(0, sys.argv[1]); import pymongo; "
+        "c = pymongo.MongoClient(sys.argv[2], int(sys.argv[3]), serverSelectionTimeoutMS=3000, "
+        "**json.loads(sys.argv[4])); c.mrq.jobs.insert_one({'tls': True}); "
+        "print(c.admin.command('ping')['ok'])"
+    )
+
+    def ping(host: str, port: int, **options: Any) -> subprocess.CompletedProcess[str]:
+        return python3("-I", "-S", "-c", code, str(site_of(root)), host, str(port), json.dumps(options))
+
+    trusting = {"tls": True, "tlsCAFile": str(ca.cert)}
+    with loopback_mongod([str(root / "usr/bin/mongod")], tmp_path, settings) as server:
+        res = ping("127.0.0.2", server.port, **trusting)
+        assert res.stdout == "1.0\n", res.stderr + server.log.read_text()
+        wrong_name = ping("127.0.0.1", server.port, **trusting)
+        assert wrong_name.returncode != 0 and "127.0.0.1" in wrong_name.stderr
+        res = ping("127.0.0.1", server.port, **trusting, tlsAllowInvalidHostnames=True)
+        assert res.stdout == "1.0\n", res.stderr
+        for host in ("127.0.0.1", "127.0.0.2"):
+            plain = ping(host, server.port)
+            assert plain.returncode != 0 and "ServerSelectionTimeoutError" in plain.stderr
+            untrusted = ping(host, server.port, tls=True, tlsCAFile=str(other.cert))
+            assert untrusted.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        conn = ["--host", "127.0.0.1", "--port", str(server.port)]
+        tool_tls = ["--ssl", f"--sslCAFile={ca.cert}", "--sslAllowInvalidHostnames"]
+        archive = f"--archive={tmp_path / 'mrq.archive'}"
+        dump = run_tool(root, "mongodump", *conn, *tool_tls, "--db", "mrq", archive)
+        assert dump.returncode == 0 and "(2 documents)" in dump.stderr, dump.stderr
+        restore = run_tool(root, "mongorestore", *conn, *tool_tls, archive, "--drop")
+        assert restore.returncode == 0, restore.stderr
+        assert run_tool(root, "mongodump", *conn, "--db", "mrq", archive).returncode != 0  # plain
+    assert "TLS only" in server.log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("net", "error"),
+    [
+        ({"ssl": {"mode": "preferSSL", "PEMKeyFile": "/k", "CAFile": "/c"}}, "requireTLS"),
+        ({"ssl": {"mode": "requireSSL", "CAFile": "/c"}}, "needs a certificate"),
+        ({"tls": {"mode": "requireTLS", "certificateKeyFile": "/k", "CAFile": "/c"}}, "has no net.tls"),
+        ({"ssl": {"mode": "requireSSL", "PEMKeyFile": "/k"}}, "chain of trust"),
+    ],
+)
+def test_real_mongod_refuses_tls_it_cannot_serve(
+    root: Path, tmp_path: Path, loopback_mongod: Any, net: dict[str, Any], error: str
+) -> None:
+    with loopback_mongod([str(root / "usr/bin/mongod")], tmp_path, {"net": net}) as server:
+        assert server.proc.wait(timeout=60) == 2
+    assert error in server.log.read_text()

@@ -61,6 +61,9 @@ def parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--archive", nargs="?", const="-", required=True)
     p.add_argument("--gzip", action="store_true")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--ssl", action="store_true", help="TLS, checking the server's certificate (--sslCAFile)")
+    p.add_argument("--sslCAFile")
+    p.add_argument("--sslAllowInvalidHostnames", action="store_true")
     p.add_argument("--version", action="version", version=f"{prog} (mrq-lab TEST STAND-IN)")
     if prog == "mongodump":
         p.add_argument("--db", "-d", required=True)
@@ -73,6 +76,10 @@ def parser(prog: str) -> argparse.ArgumentParser:
 def client(args: argparse.Namespace, default_auth_db: str) -> pymongo.MongoClient[dict[str, Any]]:
     host, _, port = args.host.partition(":")
     options: dict[str, Any] = {"serverSelectionTimeoutMS": 10000}
+    if args.ssl:
+        options.update(tls=True, tlsAllowInvalidHostnames=args.sslAllowInvalidHostnames)
+        if args.sslCAFile:
+            options["tlsCAFile"] = args.sslCAFile
     if args.username:
         password = args.password
         if password is None:

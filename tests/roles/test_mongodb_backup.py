@@ -69,7 +69,7 @@ for a in "$@"; do case "$a" in --archive=*) echo "dump of $*" > "${a#--archive=}
 """
 
 
-def run(tmp_path: Path, password: str, keep: int = 2, port: int = 0) -> int:
+def run(tmp_path: Path, password: str, keep: int = 2, port: int = 0, tls: list[str] | None = None) -> int:
     tool = tmp_path / "mongodump"
     tool.write_text(FAKE_MONGODUMP)
     tool.chmod(0o755)
@@ -77,7 +77,7 @@ def run(tmp_path: Path, password: str, keep: int = 2, port: int = 0) -> int:
     pw.write_text(password + "\n")
     argv = ["--dir", str(tmp_path / "dumps"), "--db", "mrq", "--user", "bk", "--password-file", str(pw)]
     argv += ["--keep", str(keep), "--max-age-days", "14", "--mongodump", str(tool)]
-    argv += ["--port", str(port or SERVER.getsockname()[1]), "--wait", "1"]
+    argv += ["--port", str(port or SERVER.getsockname()[1]), "--wait", "1", *(tls or [])]
     return backup.main(argv)
 
 
@@ -94,8 +94,15 @@ def test_a_dump_is_complete_private_and_named(tmp_path: Path) -> None:
     path = tmp_path / "dumps" / files[1]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     content = path.read_text()
-    assert "--db mrq" in content and "--gzip" in content
+    assert "--db mrq" in content and "--gzip" in content and "--ssl" not in content
     assert "s3cret-pw" not in content  # not on the command line
+
+
+def test_with_a_ca_file_mongodump_connects_over_tls(tmp_path: Path) -> None:
+    (tmp_path / "dumps").mkdir()
+    assert run(tmp_path, "s3cret-pw", tls=["--ca-file", "/etc/mongodb-tls/ca.crt"]) == 0
+    (dump,) = (tmp_path / "dumps").iterdir()
+    assert "--ssl --sslCAFile=/etc/mongodb-tls/ca.crt --sslAllowInvalidHostnames" in dump.read_text()
 
 
 def test_a_failed_dump_leaves_no_file_and_removes_nothing(

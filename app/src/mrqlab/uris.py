@@ -42,9 +42,15 @@ def mongodb_uri(
     username: str | None = None,
     password: str | None = None,
     auth_source: str | None = None,
+    tls: bool = False,
+    ca_file: str | None = None,
 ) -> str:
+    """A mongodb:// URI; with `tls`, the server's certificate is checked against
+    `ca_file` (or the system's CAs) and its name against the host's."""
     if not hosts:
         raise ValueError("mongodb_uri needs at least one host")
+    if ca_file and not tls:
+        raise ValueError("ca_file is for TLS connections (tls=True)")
     auth = ""
     if username:
         auth = quote(username, safe="")
@@ -52,7 +58,12 @@ def mongodb_uri(
             auth += ":" + quote(password, safe="")
         auth += "@"
     netloc = ",".join(f"{_host(h)}:{int(p)}" for h, p in hosts)
-    query = f"?authSource={quote(auth_source or database, safe='')}" if username else ""
+    options = [f"authSource={quote(auth_source or database, safe='')}"] if username else []
+    if tls:
+        options.append("tls=true")
+    if ca_file:
+        options.append(f"tlsCAFile={quote(ca_file, safe='/')}")
+    query = "?" + "&".join(options) if options else ""
     return f"mongodb://{auth}{netloc}/{quote(database, safe='')}{query}"
 
 

@@ -278,6 +278,9 @@ def mongodb_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p.integer("mongodb_port", *PORTS, what="a TCP port")
     p.addresses("mongodb_bind", host_addresses)
     p.networks("mongodb_allow")
+    if v.get("mongodb_tls") is True:
+        tls = [v.get(f"mongodb_tls_{part}") for part in ("ca_cert", "cert", "key")]
+        p.found.extend(server_problems("mongodb_tls", *tls))
     binds = v.get("mongodb_bind") if isinstance(v.get("mongodb_bind"), list) else []
     beyond = [b for b in binds if isinstance(b, str) and not is_loopback(b)]
     if beyond and v.get("mongodb_authorization") is not True:

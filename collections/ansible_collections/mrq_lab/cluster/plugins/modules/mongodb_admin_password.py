@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.mongodb_tls import tls_options
 
 DOCUMENTATION = r"""
 module: mongodb_admin_password
@@ -20,6 +21,10 @@ description:
 options:
   login_host: {description: Server address, type: str, default: 127.0.0.1}
   login_port: {description: Server port, type: int, default: 27017}
+  tls_ca_file:
+    description: [With a CA file, TLS checking the server's certificate against it, not its name (loopback).]
+    type: str
+    default: ""
   user: {description: The administrator, type: str, required: true}
   password: {description: Its password, as the inventory has it, type: str, required: true, no_log: true}
   kept_file: {description: Where the current password is kept, type: path, required: true}
@@ -31,6 +36,7 @@ def main() -> None:
         argument_spec={
             "login_host": {"type": "str", "default": "127.0.0.1"},
             "login_port": {"type": "int", "default": 27017},
+            "tls_ca_file": {"type": "str", "default": ""},
             "user": {"type": "str", "required": True},
             "password": {"type": "str", "required": True, "no_log": True},
             "kept_file": {"type": "path", "required": True},
@@ -56,6 +62,7 @@ def main() -> None:
             password=password,
             authSource="admin",
             serverSelectionTimeoutMS=5000,
+            **tls_options(params["tls_ca_file"]),
         )
         try:
             conn.admin.command("ping")

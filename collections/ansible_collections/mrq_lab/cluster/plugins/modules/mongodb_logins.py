@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.mongodb_tls import tls_options
 
 DOCUMENTATION = r"""
 module: mongodb_logins
@@ -16,6 +17,10 @@ description:
 options:
   login_host: {description: Server address, type: str, default: 127.0.0.1}
   login_port: {description: Server port, type: int, default: 27017}
+  tls_ca_file:
+    description: [With a CA file, TLS checking the server's certificate against it, not its name (loopback).]
+    type: str
+    default: ""
   logins:
     description: The logins to try.
     type: list
@@ -36,6 +41,7 @@ def main() -> None:
         argument_spec={
             "login_host": {"type": "str", "default": "127.0.0.1"},
             "login_port": {"type": "int", "default": 27017},
+            "tls_ca_file": {"type": "str", "default": ""},
             "logins": {
                 "type": "list",
                 "elements": "dict",
@@ -65,6 +71,7 @@ def main() -> None:
             password=login["password"],
             authSource=login["database"],
             serverSelectionTimeoutMS=5000,
+            **tls_options(module.params["tls_ca_file"]),
             connect=False,
         )
         try:

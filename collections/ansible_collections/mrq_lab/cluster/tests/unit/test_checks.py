@@ -87,6 +87,9 @@ def test_valid_values_pass(role: str) -> None:
     assert problems(role) == []
 
 
+NO_KEY = {"mongodb_tls_key": "not a key"}
+
+
 @pytest.mark.parametrize(
     ("role", "overrides", "variable"),
     [
@@ -212,6 +215,12 @@ def test_valid_values_pass(role: str) -> None:
         ),
         ("redis", {"redis_allow": "10.0.20.0/24"}, "redis_allow"),
         ("mongodb", {"mongodb_allow": ["admin.example.org"]}, "mongodb_allow"),
+        (
+            "mongodb",
+            {"mongodb_tls": True, "mongodb_tls_ca_cert": "x", "mongodb_tls_cert": "y", **NO_KEY},
+            "mongodb_tls_key",
+        ),
+        ("mongodb", {"mongodb_tls": False, "mongodb_tls_cert": "not checked when off"}, None),
         ("mrq", {"mrq_dashboard_allow": ["0.0.0.0/0 "]}, None),
         ("mrq", {"mrq_dashboard_allow": ["192.168.1.0/33"]}, "mrq_dashboard_allow"),
         ("firewall", {"firewall_openings": [{"name": "redis", "port": 22, "allow": []}]}, "SSH"),

@@ -86,6 +86,8 @@ def dump(args: argparse.Namespace, db: str, password: str, now: datetime.datetim
         "--gzip",
         "--quiet",
     ]
+    if args.ca_file:  # TLS over loopback: the CA is checked, the name is the host's network one
+        argv += ["--ssl", f"--sslCAFile={args.ca_file}", "--sslAllowInvalidHostnames"]
     res = subprocess.run(argv, input=password + "\n", text=True, capture_output=True)
     if res.returncode != 0:
         partial.unlink(missing_ok=True)
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password-file", type=Path, required=True)
     parser.add_argument("--keep", type=int, required=True, help="dumps kept per database (at least 1)")
     parser.add_argument("--max-age-days", type=float, required=True)
+    parser.add_argument("--ca-file", help="TLS, checking the server's certificate against this CA")
     parser.add_argument("--mongodump", default="mongodump")
     parser.add_argument("--wait", type=float, default=120, help="seconds to wait for the server")
     args = parser.parse_args(argv)
