@@ -1,10 +1,13 @@
 """The deployed dashboard command (mrqlab-dashboard): a production WSGI server
-(gevent's), basic auth, and a prompt stop on SIGTERM (what systemd sends)."""
+(gevent's), basic auth, and a prompt stop on SIGTERM (what systemd sends); on
+the socket systemd passes (mrq_dashboard_tls), and then never on TCP."""
 
 from __future__ import annotations
 
 import base64
+import http.client
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from conftest import free_port
+from conftest import free_port, socket_activated
 
 
 def get(url: str, auth: str | None = None) -> tuple[int, str]:
@@ -53,3 +56,71 @@ def test_dashboard_runs_on_a_production_server_and_stops_on_sigterm(tmp_path: Pa
         proc.kill()
         output = proc.communicate()[0]
     assert "development server" not in output, output[-1000:]
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a Unix socket, as nginx's proxy_pass http://unix:... speaks it."""
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self.path))
+
+
+def get_unix(path: Path, auth: str | None = None, timeout: float = 5) -> tuple[int, str]:
+    connection = UnixHTTPConnection(path, timeout)
+    headers = {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
+    try:
+        connection.request("GET", "/", headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read().decode(errors="replace")
+    finally:
+        connection.close()
+
+
+def tcp_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_dashboard_serves_on_the_socket_systemd_passes_and_opens_no_tcp_port(tmp_path: Path) -> None:
+    """mrq_dashboard_tls: mrq-dashboard.socket is its only way in (nginx connects there)."""
+    port, path = free_port(), tmp_path / "http.sock"
+    command = Path(sys.executable).parent / "mrqlab-dashboard"
+    env = {**os.environ, "MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss wörd", "MRQLAB_DASHBOARD_LISTEN": "systemd"}
+    args = [str(command), "--dashboard_ip", "127.0.0.1", "--dashboard_port", str(port)]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(str(path))
+        listener.listen()
+        run = socket_activated(listener, args)
+        proc = subprocess.Popen(
+            **run, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+    try:
+        # The socket listens from the start (as systemd's): the first request waits for the app.
+        status, body = get_unix(path, timeout=30)
+        assert status == 401, body
+        status, body = get_unix(path, "admin:pa:ss wörd")
+        assert status == 200 and "MRQ Dashboard" in body, body[:300]
+        assert not tcp_open(port)
+        proc.terminate()
+        assert proc.wait(timeout=5) is not None
+    finally:
+        proc.kill()
+        output = proc.communicate()[0]
+    assert "Traceback" not in output, output[-1000:]
+
+
+def test_dashboard_told_to_use_systemds_socket_refuses_to_listen_on_tcp_without_one(tmp_path: Path) -> None:
+    port = free_port()
+    command = Path(sys.executable).parent / "mrqlab-dashboard"
+    env = {**os.environ, "MRQLAB_DASHBOARD_LISTEN": "systemd"}
+    args = [str(command), "--dashboard_ip", "127.0.0.1", "--dashboard_port", str(port)]
+    done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "no socket from systemd" in done.stderr, done.stderr[-1000:]
+    assert not tcp_open(port)
