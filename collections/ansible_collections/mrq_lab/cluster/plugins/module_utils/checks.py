@@ -187,6 +187,13 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def as_bool(value: Any) -> bool:
+    """A boolean as Ansible's `bool` filter reads it (`-e name=true` gives a string)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "on", "1", "true", "y", "t")
+    return value is True or (isinstance(value, int) and value == 1)
+
+
 def password_problem(value: Any) -> str | None:
     """Why `value` is not a usable password, or None. Never includes the value."""
     if not isinstance(value, str):
@@ -345,7 +352,7 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p.networks("mrq_dashboard_allow")
     p.integer("mrq_dashboard_port", *UNPRIVILEGED_PORTS, what="a port the unprivileged service user may bind")
     p.password("mrq_dashboard_password", required=False)
-    if v.get("mrq_dashboard_tls") is True and "dashboard" in (v.get("mrq_components") or []):
+    if as_bool(v.get("mrq_dashboard_tls")) and "dashboard" in (v.get("mrq_components") or []):
         dashboard_tls_problems(p)
     for name in ("mrq_scheduler_interval", "mrq_scheduler_maintenance_interval"):
         p.integer(name, 1, what="seconds")

@@ -313,6 +313,11 @@ def test_dashboard_tls_that_cannot_work_is_refused(dashboard_pki, cert, key, pro
     assert all("PRIVATE KEY" not in p for p in found), found
 
 
+def test_dashboard_tls_given_on_the_command_line_is_checked(dashboard_pki) -> None:
+    assert dashboard_tls(dashboard_pki, "other", "other_key", mrq_dashboard_tls="true") != []
+    assert dashboard_tls(dashboard_pki, "other", "other_key", mrq_dashboard_tls="false") == []
+
+
 def test_dashboard_tls_is_checked_on_the_dashboards_host_only(dashboard_pki) -> None:
     assert dashboard_tls(dashboard_pki, "other", "key", mrq_components=["worker"]) == []
     assert dashboard_tls(dashboard_pki, "other", "key", mrq_dashboard_tls=False) == []
