@@ -18,6 +18,12 @@ from pathlib import Path
 from conftest import free_port, socket_activated
 
 
+def dashboard_command(port: int) -> list[str]:
+    """mrqlab-dashboard of this venv, configured to listen on 127.0.0.1:`port` (TCP)."""
+    command = Path(sys.executable).parent / "mrqlab-dashboard"
+    return [str(command), "--dashboard_ip", "127.0.0.1", "--dashboard_port", str(port)]
+
+
 def get(url: str, auth: str | None = None) -> tuple[int, str]:
     request = urllib.request.Request(url)
     if auth:
@@ -31,9 +37,8 @@ def get(url: str, auth: str | None = None) -> tuple[int, str]:
 
 def test_dashboard_runs_on_a_production_server_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
-    command = Path(sys.executable).parent / "mrqlab-dashboard"
     env = {**os.environ, "MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss wörd"}
-    args = [str(command), "--dashboard_ip", "127.0.0.1", "--dashboard_port", str(port)]
+    args = dashboard_command(port)
     proc = subprocess.Popen(
         args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -90,9 +95,8 @@ def tcp_open(port: int) -> bool:
 def test_dashboard_serves_on_the_socket_systemd_passes_and_opens_no_tcp_port(tmp_path: Path) -> None:
     """mrq_dashboard_tls: mrq-dashboard.socket is its only way in (nginx connects there)."""
     port, path = free_port(), tmp_path / "http.sock"
-    command = Path(sys.executable).parent / "mrqlab-dashboard"
     env = {**os.environ, "MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss wörd", "MRQLAB_DASHBOARD_LISTEN": "systemd"}
-    args = [str(command), "--dashboard_ip", "127.0.0.1", "--dashboard_port", str(port)]
+    args = dashboard_command(port)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(str(path))
         listener.listen()
@@ -117,9 +121,8 @@ def test_dashboard_serves_on_the_socket_systemd_passes_and_opens_no_tcp_port(tmp
 
 def test_dashboard_told_to_use_systemds_socket_refuses_to_listen_on_tcp_without_one(tmp_path: Path) -> None:
     port = free_port()
-    command = Path(sys.executable).parent / "mrqlab-dashboard"
     env = {**os.environ, "MRQLAB_DASHBOARD_LISTEN": "systemd"}
-    args = [str(command), "--dashboard_ip", "127.0.0.1", "--dashboard_port", str(port)]
+    args = dashboard_command(port)
     done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "no socket from systemd" in done.stderr, done.stderr[-1000:]
