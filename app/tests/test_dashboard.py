@@ -13,7 +13,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from conftest import free_port, socket_activated
 
@@ -22,6 +25,20 @@ def dashboard_command(port: int) -> list[str]:
     """mrqlab-dashboard of this venv, configured to listen on 127.0.0.1:`port` (TCP)."""
     command = Path(sys.executable).parent / "mrqlab-dashboard"
     return [str(command), "--dashboard_ip", "127.0.0.1", "--dashboard_port", str(port)]
+
+
+@contextmanager
+def running(output: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """The dashboard as a child process. Leaving the block, SIGTERM must stop it
+    within 5 s (what systemd sends); its output is appended to `output`."""
+    proc = subprocess.Popen(**popen, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        yield proc
+        proc.terminate()
+        assert proc.wait(timeout=5) is not None
+    finally:
+        proc.kill()
+        output.append(proc.communicate()[0])
 
 
 def get(url: str, auth: str | None = None) -> tuple[int, str]:
@@ -38,11 +55,8 @@ def get(url: str, auth: str | None = None) -> tuple[int, str]:
 def test_dashboard_runs_on_a_production_server_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss wörd"}
-    args = dashboard_command(port)
-    proc = subprocess.Popen(
-        args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    try:
+    output: list[str] = []
+    with running(output, args=dashboard_command(port), env=env, cwd=tmp_path):
         url = f"http://127.0.0.1:{port}/"
         for _ in range(100):
             try:
@@ -55,12 +69,7 @@ def test_dashboard_runs_on_a_production_server_and_stops_on_sigterm(tmp_path: Pa
         assert status == 401
         assert "Werkzeug" not in server, server  # not the development server
         assert get(url, "admin:pa:ss wörd")[0] == 200
-        proc.terminate()
-        assert proc.wait(timeout=5) is not None
-    finally:
-        proc.kill()
-        output = proc.communicate()[0]
-    assert "development server" not in output, output[-1000:]
+    assert "development server" not in output[0], output[0][-1000:]
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):
@@ -96,34 +105,27 @@ def test_dashboard_serves_on_the_socket_systemd_passes_and_opens_no_tcp_port(tmp
     """mrq_dashboard_tls: mrq-dashboard.socket is its only way in (nginx connects there)."""
     port, path = free_port(), tmp_path / "http.sock"
     env = {**os.environ, "MRQ_DASHBOARD_HTTPAUTH": "admin:pa:ss wörd", "MRQLAB_DASHBOARD_LISTEN": "systemd"}
-    args = dashboard_command(port)
+    output: list[str] = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         listener.bind(str(path))
         listener.listen()
-        run = socket_activated(listener, args)
-        proc = subprocess.Popen(
-            **run, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-    try:
-        # The socket listens from the start (as systemd's): the first request waits for the app.
-        status, body = get_unix(path, timeout=30)
-        assert status == 401, body
-        status, body = get_unix(path, "admin:pa:ss wörd")
-        assert status == 200 and "MRQ Dashboard" in body, body[:300]
-        assert not tcp_open(port)
-        proc.terminate()
-        assert proc.wait(timeout=5) is not None
-    finally:
-        proc.kill()
-        output = proc.communicate()[0]
-    assert "Traceback" not in output, output[-1000:]
+        run = socket_activated(listener, dashboard_command(port))
+        with running(output, **run, env=env, cwd=tmp_path):
+            # The socket listens from the start (as systemd's): the first request waits for the app.
+            status, body = get_unix(path, timeout=30)
+            assert status == 401, body
+            status, body = get_unix(path, "admin:pa:ss wörd")
+            assert status == 200 and "MRQ Dashboard" in body, body[:300]
+            assert not tcp_open(port)
+    assert "Traceback" not in output[0], output[0][-1000:]
 
 
 def test_dashboard_told_to_use_systemds_socket_refuses_to_listen_on_tcp_without_one(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "MRQLAB_DASHBOARD_LISTEN": "systemd"}
-    args = dashboard_command(port)
-    done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        dashboard_command(port), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "no socket from systemd" in done.stderr, done.stderr[-1000:]
     assert not tcp_open(port)
