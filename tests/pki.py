@@ -1,8 +1,12 @@
-"""Throw-away certificates for tests: a CA and certificates it signs (openssl's
-command line, EC P-256, valid for a day). Never for production.
+"""Throw-away certificates for tests and the demo: a CA and certificates it signs
+(openssl's command line, EC P-256, valid for a day unless told). Never for production.
 
     ca = make_ca(tmp_path / "ca")                      # ca.crt, ca.key
     crt, key = make_cert(ca, tmp_path / "redis", ["127.0.0.1", "cache1.example"])
+
+    pki.py DIR NAME...                 a new CA in DIR/ca, DIR/server/server.{crt,key} for NAMEs
+    pki.py --add SUB DIR NAME...       DIR/SUB/server.{crt,key}, signed by the CA already in DIR/ca
+    pki.py --days N ...                valid N days (default 1)
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ def _openssl(*args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
-def make_ca(directory: Path, name: str = "mrq-lab test CA") -> CA:
+def make_ca(directory: Path, name: str = "mrq-lab test CA", days: int = 1) -> CA:
     directory.mkdir(parents=True, exist_ok=True)
     ca = CA(directory / "ca.crt", directory / "ca.key")
     subject = ["-subj", f"/CN={name}"]
-    _openssl("req", "-x509", *EC, "-days", "1", *subject, "-keyout", str(ca.key), "-out", str(ca.cert))
+    _openssl("req", "-x509", *EC, "-days", str(days), *subject, "-keyout", str(ca.key), "-out", str(ca.cert))
     return ca
 
 
@@ -40,7 +44,7 @@ def _san(name: str) -> str:
         return f"DNS:{name}"
 
 
-def make_cert(ca: CA, directory: Path, names: list[str]) -> tuple[Path, Path]:
+def make_cert(ca: CA, directory: Path, names: list[str], days: int = 1) -> tuple[Path, Path]:
     """A server certificate for `names` (addresses and host names), signed by `ca`."""
     directory.mkdir(parents=True, exist_ok=True)
     cert, key, csr, ext = (directory / n for n in ("server.crt", "server.key", "server.csr", "san.ext"))
@@ -48,26 +52,32 @@ def make_cert(ca: CA, directory: Path, names: list[str]) -> tuple[Path, Path]:
     _openssl("req", *EC, "-subj", f"/CN={names[0]}", "-keyout", str(key), "-out", str(csr))
     _openssl(
         "x509", "-req", "-in", str(csr), "-CA", str(ca.cert), "-CAkey", str(ca.key), "-CAcreateserial",
-        "-days", "1", "-extfile", str(ext), "-out", str(cert),
+        "-days", str(days), "-extfile", str(ext), "-out", str(cert),
     )  # fmt: skip
     return cert, key
 
 
-def main() -> None:
-    """pki.py DIR LABEL=NAME[,NAME...]...: a new CA (DIR/ca/ca.crt) and, for each
-    LABEL, DIR/LABEL/server.{crt,key} for its NAMEs. pki.py DIR NAME...: one
-    certificate, DIR/server/server.{crt,key}."""
-    import sys
+def main(argv: list[str] | None = None) -> None:
+    import argparse
 
-    if len(sys.argv) < 3:
-        raise SystemExit(main.__doc__)
-    directory, args = Path(sys.argv[1]), sys.argv[2:]
-    labelled = all("=" in a for a in args)
-    servers = dict(a.split("=", 1) for a in args) if labelled else {"server": ",".join(args)}
-    ca = make_ca(directory / "ca")
-    for label, names in servers.items():
-        make_cert(ca, directory / label, names.split(","))
-        print(f"made {directory}/{label}/server.crt for {names}")
+    parser = argparse.ArgumentParser(description="Throw-away certificates (tests/pki.py).")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("names", nargs="+", help="addresses and host names the certificate is for")
+    parser.add_argument(
+        "--add", metavar="SUB", help="sign with the CA already in DIRECTORY/ca, into DIRECTORY/SUB"
+    )
+    parser.add_argument("--days", type=int, default=1)
+    args = parser.parse_args(argv)
+    ca_dir = args.directory / "ca"
+    if args.add:
+        ca = CA(ca_dir / "ca.crt", ca_dir / "ca.key")
+        if not ca.key.exists():
+            parser.error(f"{ca.key} does not exist: make the CA first (without --add)")
+    else:
+        ca = make_ca(ca_dir, days=args.days)
+    out = args.directory / (args.add or "server")
+    make_cert(ca, out, args.names, days=args.days)
+    print(f"made {out}/server.crt for {', '.join(args.names)}, signed by {ca.cert}")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ and show no password (the case's own nor the inventory's). The cases marked
 @case.json`, each on its own: the whole playbook must stop in that first play.
 After the one run and after each whole run, the host's configuration files
 and units must be byte-identical to before, every service still active and
-not restarted, and Redis and the dashboard must still answer. Prints a table
-(also written to --report) and exits 1 if any case fails.
+not restarted, and Redis and the dashboard must still answer. The TLS cases
+use `bad_pki` (extra vars): a throw-away CA's certificate for 127.0.0.1, its
+key and another certificate's key (tests/pki.py). Prints a table (also written
+to --report) and exits 1 if any case fails.
 
   run.py --inventory INV --host mrq-default --secrets molecule/default/group_vars [--report FILE]
 """
@@ -25,8 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parents[1]
+sys.path.insert(0, str(PROJECT / "tests"))
+from pki import make_ca, make_cert  # noqa: E402
+
 SANDBOX = PROJECT / "tests/sandbox/sandbox.py"
 SECRET_KEYS = ("password", "requirepass")
 # What a refused run must leave as it was, and how to read it on the host.
@@ -46,8 +49,14 @@ FINGERPRINT = (
     " redis-server mongod mrq-dashboard mrq-scheduler 'mrq-worker@*'"
 )
 # Services answer: Redis refuses an unauthenticated PING (it is up), mongod
-# accepts a TCP connection; the dashboard (asked from here) wants credentials.
-ANSWERS = "redis-cli -h 127.0.0.1 PING; timeout 5 bash -c '</dev/tcp/127.0.0.1/27017' && echo mongod-accepts"
+# accepts a TCP connection, the dashboard (on the host's loopback) wants credentials.
+ANSWERS = (
+    "redis-cli -h 127.0.0.1 PING; timeout 5 bash -c '</dev/tcp/127.0.0.1/27017' && echo mongod-accepts;"
+    " python3 -c 'import urllib.request as r, urllib.error as e\n"
+    'try: r.urlopen("http://127.0.0.1:5555/", timeout=10); print("dashboard-200")\n'
+    'except e.HTTPError as x: print("dashboard-%d" % x.code)\n'
+    """except OSError as x: print("dashboard-%s" % x)'"""
+)
 EXPECTED_ANSWERS = ("NOAUTH", "mongod-accepts", "dashboard-401")
 
 
@@ -80,20 +89,6 @@ def secrets_in(tree: Any, key: str = "") -> list[str]:
     return []
 
 
-def dashboard(address: str) -> str:
-    try:
-        urllib.request.urlopen(f"http://{address}:5555/", timeout=10)
-    except urllib.error.HTTPError as e:
-        return f"dashboard-{e.code}"
-    except OSError as e:
-        return f"dashboard-{e}"
-    return "dashboard-200"
-
-
-def answers(host: str, address: str) -> str:
-    return on_host(host, ANSWERS) + dashboard(address)
-
-
 def on_host(host: str, script: str) -> str:
     res = subprocess.run(
         [sys.executable, str(SANDBOX), "ssh", host, script], capture_output=True, text=True, timeout=60
@@ -116,7 +111,7 @@ def check_output(result: Result, case: dict[str, Any], output: str, failure: str
 
 def check_host(results: list[Result], args: argparse.Namespace, before: str) -> None:
     unchanged = on_host(args.host, FINGERPRINT) == before
-    answered = answers(args.host, args.address)
+    answered = on_host(args.host, ANSWERS)
     answering = all(a in answered for a in EXPECTED_ANSWERS)
     for result in results:
         result.unchanged, result.answering = unchanged, answering
@@ -129,7 +124,7 @@ def check_host(results: list[Result], args: argparse.Namespace, before: str) -> 
 def ansible_playbook(args: argparse.Namespace, playbook: Path, *extra: str) -> tuple[int, str, float]:
     t0 = time.monotonic()
     res = subprocess.run(
-        ["ansible-playbook", "-i", args.inventory, str(playbook), *extra],
+        ["ansible-playbook", "-i", args.inventory, str(playbook), "-e", f"@{args.pki_vars}", *extra],
         capture_output=True,
         text=True,
         timeout=1800,
@@ -205,6 +200,14 @@ def run_whole(case: dict[str, Any], args: argparse.Namespace, before: str, known
     return result
 
 
+def bad_pki(directory: Path) -> dict[str, str]:
+    """The TLS cases' PEM texts: a certificate for 127.0.0.1, its key, another's key."""
+    ca = make_ca(directory / "ca")
+    crt, key = make_cert(ca, directory / "one", ["127.0.0.1"])
+    _, other_key = make_cert(ca, directory / "two", ["127.0.0.1"])
+    return {"crt": crt.read_text(), "key": key.read_text(), "other_key": other_key.read_text()}
+
+
 def table(results: list[Result]) -> str:
     mark = {True: "yes", False: "**NO**"}
     rows = [
@@ -238,18 +241,20 @@ def main() -> None:
     before = on_host(args.host, FINGERPRINT)
     if "redis.conf" not in before or "ActiveState=active" not in before:
         sys.exit(f"the host does not look converged:\n{before}")
-    args.address = on_host(args.host, "hostname -I").split()[0]
-    answered = answers(args.host, args.address)
+    answered = on_host(args.host, ANSWERS)
     if not all(a in answered for a in EXPECTED_ANSWERS):
         sys.exit(f"the services do not answer before the cases: {answered!r}")
-    print(f"{len(cases)} cases through playbook.yml's first play, in one run", flush=True)
-    results = run_first_play(cases, args, known)
-    check_host(results, args, before)
-    whole = [c for c in cases if c.get("whole")]
-    for n, case in enumerate(whole, 1):
-        result = run_whole(case, args, before, known)
-        print(f"[{n}/{len(whole)}] whole playbook.yml: {case['names']} {result.seconds} s", flush=True)
-        results.append(result)
+    with tempfile.TemporaryDirectory(prefix="bad-inputs-pki-") as tmp:
+        args.pki_vars = Path(tmp, "bad_pki.json")
+        args.pki_vars.write_text(json.dumps({"bad_pki": bad_pki(Path(tmp))}))
+        print(f"{len(cases)} cases through playbook.yml's first play, in one run", flush=True)
+        results = run_first_play(cases, args, known)
+        check_host(results, args, before)
+        whole = [c for c in cases if c.get("whole")]
+        for n, case in enumerate(whole, 1):
+            result = run_whole(case, args, before, known)
+            print(f"[{n}/{len(whole)}] whole playbook.yml: {case['names']} {result.seconds} s", flush=True)
+            results.append(result)
     for result in results:
         if not result.ok:
             print(f"FAILED {result.names} ({result.how}): {'; '.join(result.notes)}", flush=True)

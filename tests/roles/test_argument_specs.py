@@ -51,7 +51,7 @@ def test_required_options_have_no_default(role):
 @pytest.mark.parametrize("role", ROLE_NAMES)
 def test_secrets_are_no_log(role):
     for name, opt in spec(role).items():
-        if re.search(r"(requirepass|_password|_endpoint|_uri)$", name):
+        if re.search(r"(requirepass|_password|_endpoint|_uri|_key)$", name):
             assert opt.get("no_log") is True, f"{name} must be no_log"
 
 

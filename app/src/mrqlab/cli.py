@@ -37,7 +37,11 @@ def run() -> None:
 
 def dashboard() -> None:
     """MRQ's dashboard (Flask) on gevent's WSGI server, not Werkzeug's development
-    server (MRQ's own `app.run()`): one greenlet per request; SIGTERM stops it."""
+    server (MRQ's own `app.run()`): one greenlet per request; SIGTERM stops it.
+
+    It serves on the socket systemd passed (mrq-dashboard.socket, behind nginx),
+    else on DASHBOARD_IP:DASHBOARD_PORT. With MRQLAB_DASHBOARD_LISTEN=systemd (the
+    unit sets it then) a missing socket is an error, never a fallback to TCP."""
     _prepare()
     import signal
 
@@ -46,9 +50,14 @@ def dashboard() -> None:
     from mrq.dashboard import app as dashboard_app  # reads the config at import
 
     from mrqlab import compat
+    from mrqlab.activation import systemd_listener
 
     compat.dashboard_app(dashboard_app.app)
     cfg = dashboard_app.cfg
-    server = WSGIServer((cfg["dashboard_ip"], int(cfg["dashboard_port"])), dashboard_app.app)
+    listener = systemd_listener()
+    if listener is None and os.environ.get("MRQLAB_DASHBOARD_LISTEN") == "systemd":
+        raise SystemExit("mrqlab-dashboard: no socket from systemd (mrq-dashboard.socket); no TCP either")
+    address = (cfg["dashboard_ip"], int(cfg["dashboard_port"]))
+    server = WSGIServer(listener if listener is not None else address, dashboard_app.app)
     gevent.signal_handler(signal.SIGTERM, server.stop)
     server.serve_forever()

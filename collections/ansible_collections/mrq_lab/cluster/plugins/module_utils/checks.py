@@ -26,7 +26,12 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.firewall import (
     network_problem,
     opening_problems,
 )
-from ansible_collections.mrq_lab.cluster.plugins.module_utils.tls import server_problems
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.tls import (
+    covers,
+    keypair_problems,
+    names,
+    server_problems,
+)
 
 Vars = Mapping[str, Any]
 HIDDEN = "(value hidden)"
@@ -180,6 +185,13 @@ def as_int(value: Any) -> int | None:
     if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
         return int(value)
     return None
+
+
+def as_bool(value: Any) -> bool:
+    """A boolean as Ansible's `bool` filter reads it (`-e name=true` gives a string)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("yes", "on", "1", "true", "y", "t")
+    return value is True or (isinstance(value, int) and value == 1)
 
 
 def password_problem(value: Any) -> str | None:
@@ -343,6 +355,8 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p.networks("mrq_dashboard_allow")
     p.integer("mrq_dashboard_port", *UNPRIVILEGED_PORTS, what="a port the unprivileged service user may bind")
     p.password("mrq_dashboard_password", required=False)
+    if as_bool(v.get("mrq_dashboard_tls")) and "dashboard" in (v.get("mrq_components") or []):
+        dashboard_tls_problems(p)
     for name in ("mrq_scheduler_interval", "mrq_scheduler_maintenance_interval"):
         p.integer(name, 1, what="seconds")
     p.integer("mrq_worker_stop_timeout", 1, what="seconds")
@@ -389,6 +403,25 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
             if low is None or number is None or number < low:
                 p.refuse(f"mrq_tasks[{path!r}].{key}", value, "timeout (seconds >= 1) or max_retries (>= 0)")
     return p.found
+
+
+def dashboard_tls_problems(p: Problems) -> None:
+    """mrq_dashboard_tls: nginx's certificate and key, for the address browsers connect to."""
+    pem = {part: p.values.get(f"mrq_dashboard_tls_{part}") for part in ("cert", "key")}
+    missing = [part for part, value in pem.items() if not str(value or "").strip()]
+    for part in missing:
+        p.add(f"mrq_dashboard_tls_{part}", "mrq_dashboard_tls needs it (PEM text)", secret=part == "key")
+    if missing:
+        return
+    problems = keypair_problems("mrq_dashboard_tls", pem["cert"], pem["key"])
+    bind = str(p.values.get("mrq_dashboard_bind"))
+    if not problems and not is_wildcard(bind) and not covers(pem["cert"], bind):
+        named = ", ".join(names(pem["cert"])) or "nothing"
+        problems.append(
+            f"mrq_dashboard_tls_cert: names {named} (subjectAltName), not {bind} (mrq_dashboard_bind),"
+            " the address browsers connect to: they would refuse it. Add it to the certificate."
+        )
+    p.found.extend(problems)
 
 
 def firewall_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:

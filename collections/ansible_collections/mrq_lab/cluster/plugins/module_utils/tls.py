@@ -1,6 +1,7 @@
 """Certificates the user provides (PEM text), checked on the controller before any
-change: the key is the certificate's, the CA signed it, it is valid now, and it
-names the address a client connects to (parsed as an address, or a DNS name).
+change: the key is the certificate's, the CA signed it (when the role is given
+the CA), it is valid now, and it names the address a client connects to (parsed
+as an address, or a DNS name).
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ def _public(obj: Any) -> bytes:
     )
 
 
-def server_problems(prefix: str, ca_pem: Any, cert_pem: Any, key_pem: Any) -> list[str]:
-    """What is wrong with a server's CA, certificate and key (`prefix`: the variables'
-    prefix, e.g. redis_tls). Never shows the key."""
+def keypair_problems(prefix: str, cert_pem: Any, key_pem: Any) -> list[str]:
+    """What is wrong with a server's certificate (PEM, intermediates may follow it)
+    and key (`prefix`: the variables' prefix, e.g. mrq_dashboard_tls): each parses,
+    the key is the certificate's, the certificate is valid now. Never shows the key."""
     problems: list[str] = []
-    ca = _cert(ca_pem, f"{prefix}_ca_cert", problems)
     cert = _cert(cert_pem, f"{prefix}_cert", problems)
     try:
         key = serialization.load_pem_private_key(str(key_pem).encode(), password=None)
@@ -41,18 +42,28 @@ def server_problems(prefix: str, ca_pem: Any, cert_pem: Any, key_pem: Any) -> li
         key = None
     if cert is not None and key is not None and _public(key) != _public(cert):
         problems.append(f"{prefix}_key: (value hidden) is not the key of {prefix}_cert")
+    return problems + _expired(f"{prefix}_cert", cert)
+
+
+def server_problems(prefix: str, ca_pem: Any, cert_pem: Any, key_pem: Any) -> list[str]:
+    """keypair_problems, and the CA's (`{prefix}_ca_cert`): it parses, signed the
+    certificate and is valid now."""
+    problems = keypair_problems(prefix, cert_pem, key_pem)
+    ca = _cert(ca_pem, f"{prefix}_ca_cert", problems)
+    cert = _cert(cert_pem, f"{prefix}_cert", [])
     if cert is not None and ca is not None:
         try:
             cert.verify_directly_issued_by(ca)
         except (ValueError, TypeError, InvalidSignature) as exc:  # InvalidSignature has no message
             problems.append(f"{prefix}_cert: not signed by {prefix}_ca_cert ({type(exc).__name__})")
+    return problems + _expired(f"{prefix}_ca_cert", ca)
+
+
+def _expired(label: str, cert: x509.Certificate | None) -> list[str]:
     now = datetime.datetime.now(datetime.timezone.utc)
-    for label, c in ((f"{prefix}_cert", cert), (f"{prefix}_ca_cert", ca)):
-        if c is not None and not c.not_valid_before_utc <= now <= c.not_valid_after_utc:
-            problems.append(
-                f"{label}: not valid now (valid {c.not_valid_before_utc} to {c.not_valid_after_utc})"
-            )
-    return problems
+    if cert is None or cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return []
+    return [f"{label}: not valid now (valid {cert.not_valid_before_utc} to {cert.not_valid_after_utc})"]
 
 
 def names(cert_pem: Any) -> list[str]:

@@ -12,6 +12,7 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.checks import (
     host_addresses,
     password_problem,
 )
+from pki import make_ca, make_cert
 
 HOST = ["10.231.7.10", "fe80::1"]
 GOOD = "s3cure Pass:word#1"  # fine: spaces and punctuation are allowed
@@ -274,3 +275,58 @@ def test_not_bindable(entry: Any) -> None:
 def test_host_addresses_from_facts() -> None:
     facts = {"all_ipv4_addresses": ["10.0.0.5"], "all_ipv6_addresses": ["fe80::5"]}
     assert host_addresses(facts) == ["10.0.0.5", "fe80::5"]
+
+
+@pytest.fixture(scope="module")
+def dashboard_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    tmp = tmp_path_factory.mktemp("pki")
+    ca = make_ca(tmp / "ca")
+    cert, key = make_cert(ca, tmp / "dashboard", [HOST[0], "dash.example.internal"])
+    other, other_key = make_cert(ca, tmp / "other", ["10.231.7.99"])
+    return {
+        "chain": cert.read_text() + ca.cert.read_text(),  # the certificate, then its CA
+        "key": key.read_text(),
+        "other": other.read_text(),
+        "other_key": other_key.read_text(),
+    }
+
+
+def dashboard_tls(pki: dict[str, str], cert: str, key: str, **overrides: Any) -> list[str]:
+    tls = {"mrq_dashboard_tls_cert": pki.get(cert, ""), "mrq_dashboard_tls_key": pki.get(key, "")}
+    on = {"mrq_dashboard_tls": True, "mrq_components": ["worker", "dashboard"], "mrq_dashboard_bind": HOST[0]}
+    return problems("mrq", **{**on, **tls, **overrides})
+
+
+@pytest.mark.parametrize("bind", [HOST[0], "0.0.0.0"])
+def test_dashboard_tls_with_a_certificate_for_its_address_passes(dashboard_pki, bind: str) -> None:
+    assert dashboard_tls(dashboard_pki, "chain", "key", mrq_dashboard_bind=bind) == []
+
+
+@pytest.mark.parametrize(
+    ("cert", "key", "problem"),
+    [
+        (None, "key", "mrq_dashboard_tls_cert: '' is not allowed; mrq_dashboard_tls needs it"),
+        ("chain", None, "mrq_dashboard_tls_key: (value hidden) is not allowed; mrq_dashboard_tls needs it"),
+        ("other", "other_key", "mrq_dashboard_tls_cert: names 10.231.7.99 (subjectAltName), not 10.231.7.10"),
+        (
+            "chain",
+            "other_key",
+            "mrq_dashboard_tls_key: (value hidden) is not the key of mrq_dashboard_tls_cert",
+        ),
+        ("key", "key", "mrq_dashboard_tls_cert: not a PEM certificate"),
+    ],
+)
+def test_dashboard_tls_that_cannot_work_is_refused(dashboard_pki, cert, key, problem: str) -> None:
+    found = dashboard_tls(dashboard_pki, cert, key)
+    assert any(problem in p for p in found), found
+    assert all("PRIVATE KEY" not in p for p in found), found
+
+
+def test_dashboard_tls_given_on_the_command_line_is_checked(dashboard_pki) -> None:
+    assert dashboard_tls(dashboard_pki, "other", "other_key", mrq_dashboard_tls="true") != []
+    assert dashboard_tls(dashboard_pki, "other", "other_key", mrq_dashboard_tls="false") == []
+
+
+def test_dashboard_tls_is_checked_on_the_dashboards_host_only(dashboard_pki) -> None:
+    assert dashboard_tls(dashboard_pki, "other", "key", mrq_components=["worker"]) == []
+    assert dashboard_tls(dashboard_pki, "other", "key", mrq_dashboard_tls=False) == []

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from ansible_collections.mrq_lab.cluster.plugins.module_utils.tls import covers, names, server_problems
+from ansible_collections.mrq_lab.cluster.plugins.module_utils.tls import (
+    covers,
+    keypair_problems,
+    names,
+    server_problems,
+)
 from pki import make_ca, make_cert
 
 
@@ -43,6 +48,13 @@ def test_sets_that_cannot_work_are_refused(pki, ca, cert, key, problem):
     found = server_problems("redis_tls", pki.get(ca, ""), pki[cert], pki[key])
     assert any(problem in p for p in found), found
     assert all("PRIVATE KEY" not in p for p in found)
+
+
+def test_a_certificate_and_its_key_without_a_ca(pki):
+    """mrq_dashboard_tls: no CA variable; the certificate may be followed by its chain."""
+    assert keypair_problems("mrq_dashboard_tls", pki["cert"] + pki["ca"], pki["key"]) == []
+    found = keypair_problems("mrq_dashboard_tls", pki["cert"], pki["stranger_key"])
+    assert found == ["mrq_dashboard_tls_key: (value hidden) is not the key of mrq_dashboard_tls_cert"]
 
 
 def test_names_and_addresses_a_certificate_covers(pki):

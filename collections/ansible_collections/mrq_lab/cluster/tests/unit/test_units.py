@@ -70,3 +70,29 @@ def test_other_mrq_units_are_not_the_roles():
     }
     plan = unit_plan(present, [], "/etc/mrq")
     assert plan["stop"] == [] and plan["remove"] == []
+
+
+def test_the_dashboards_socket_with_mrq_dashboard_tls():
+    tls = ["mrq-dashboard.socket", *ALL]
+    assert unit_plan(present(*ALL), tls, "/etc/mrq")["start"] == ["mrq-dashboard.socket"]
+    units = {**present(*ALL), "mrq-dashboard.socket": dict(RUNNING)}
+    assert unit_plan(units, tls, "/etc/mrq")["running"] == tls
+
+
+def test_mrq_dashboard_tls_off_again_stops_the_socket_and_removes_its_unit():
+    units = {**present(*ALL), "mrq-dashboard.socket": dict(RUNNING)}
+    plan = unit_plan(units, ALL, "/etc/mrq")
+    assert (plan["stop"], plan["remove"]) == (
+        ["mrq-dashboard.socket"],
+        ["/etc/systemd/system/mrq-dashboard.socket"],
+    )
+
+
+def test_a_host_leaving_the_dashboard_group_stops_the_socket_before_the_service():
+    units = {**present(*ALL), "mrq-dashboard.socket": dict(RUNNING)}
+    plan = unit_plan(units, [u for u in ALL if u != "mrq-dashboard"], "/etc/mrq")
+    assert plan["stop"] == ["mrq-dashboard.socket", "mrq-dashboard"]
+    assert plan["remove"] == [
+        "/etc/systemd/system/mrq-dashboard.socket",
+        "/etc/systemd/system/mrq-dashboard.service",
+    ]
