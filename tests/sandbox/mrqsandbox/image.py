@@ -47,6 +47,10 @@ GOLDEN_FILES = {
         f'Acquire::http::Proxy::{GATEWAY} "DIRECT";\n'
         f'Acquire::https::Proxy "http://{GATEWAY}:{PROXY_PORT}";\n'
         'Acquire::Languages "none";\n'
+        # No pipelining through the proxy: once, four hosts refreshing at the same
+        # time left one apt waiting forever on a connection the proxy had closed.
+        'Acquire::http::Pipeline-Depth "0";\n'
+        'Acquire::Retries "3";\n'
     ),
     # pip goes through the proxy's CONNECT pass-through; the egress CA is trusted.
     "etc/pip.conf": (
