@@ -254,7 +254,7 @@ def redis_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
         p.add("redis_mrq_acl", "ACL rules on one line of printable ASCII")
     p.addresses("redis_bind", host_addresses)
     p.networks("redis_allow")
-    if v.get("redis_tls") is True:
+    if as_bool(v.get("redis_tls")):
         tls = [v.get(f"redis_tls_{part}") for part in ("ca_cert", "cert", "key")]
         p.found.extend(server_problems("redis_tls", *tls))
     p.integer("redis_timeout", 0, what="idle seconds (0: never)")
@@ -290,7 +290,7 @@ def mongodb_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p.integer("mongodb_port", *PORTS, what="a TCP port")
     p.addresses("mongodb_bind", host_addresses)
     p.networks("mongodb_allow")
-    if v.get("mongodb_tls") is True:
+    if as_bool(v.get("mongodb_tls")):
         tls = [v.get(f"mongodb_tls_{part}") for part in ("ca_cert", "cert", "key")]
         p.found.extend(server_problems("mongodb_tls", *tls))
     binds = v.get("mongodb_bind") if isinstance(v.get("mongodb_bind"), list) else []

@@ -222,6 +222,8 @@ NO_KEY = {"mongodb_tls_key": "not a key"}
             "mongodb_tls_key",
         ),
         ("mongodb", {"mongodb_tls": False, "mongodb_tls_cert": "not checked when off"}, None),
+        ("mongodb", {"mongodb_tls": "true", "mongodb_tls_cert": ""}, "mongodb_tls_cert"),  # -e gives a string
+        ("redis", {"redis_tls": "yes", "redis_tls_cert": ""}, "redis_tls_cert"),
         ("mrq", {"mrq_dashboard_allow": ["0.0.0.0/0 "]}, None),
         ("mrq", {"mrq_dashboard_allow": ["192.168.1.0/33"]}, "mrq_dashboard_allow"),
         ("firewall", {"firewall_openings": [{"name": "redis", "port": 22, "allow": []}]}, "SSH"),
