@@ -30,7 +30,12 @@ def test_allocate_ip_fails_when_bridge_is_full() -> None:
 
 @pytest.mark.parametrize(
     ("arg", "expected"),
-    [("web-1", ("web-1", None)), ("db=10.231.7.100", ("db", "10.231.7.100"))],
+    [
+        ("web-1", ("web-1", None, "bookworm")),
+        ("db=10.231.7.100", ("db", "10.231.7.100", "bookworm")),
+        ("old@bullseye", ("old", None, "bullseye")),
+        ("new=10.231.7.21@trixie", ("new", "10.231.7.21", "trixie")),
+    ],
 )
 def test_parse_host_arg_accepts_names_and_pinned_addresses(arg: str, expected: tuple) -> None:
     assert cli.parse_host_arg(arg) == expected
@@ -38,7 +43,18 @@ def test_parse_host_arg_accepts_names_and_pinned_addresses(arg: str, expected: t
 
 @pytest.mark.parametrize(
     "arg",
-    ["bad_name", "x" * 41, "h=10.9.9.9", "h=10.231.7.1", "h=10.231.7.5", "h=not-an-ip", "../etc"],
+    [
+        "bad_name",
+        "x" * 41,
+        "h=10.9.9.9",
+        "h=10.231.7.1",
+        "h=10.231.7.5",
+        "h=not-an-ip",
+        "../etc",
+        "h@sid",
+        "h=10.231.7.20@",
+        "h@trixie@trixie",
+    ],
 )
 def test_parse_host_arg_rejects_bad_input(arg: str) -> None:
     with pytest.raises(common.SandboxError):
@@ -50,6 +66,7 @@ def test_parse_host_arg_rejects_bad_input(arg: str) -> None:
     [
         ("bad_name", "invalid host name 'bad_name' (letters, digits and '-')"),
         ("h=10.9.9.9", "h=10.9.9.9: address must be in 10.231.7.0/24, from .10 on"),
+        ("h=10.231.7.20@sid", "unknown release 'sid' (one of bullseye, bookworm, trixie)"),
     ],
 )
 def test_parse_host_arg_says_what_is_wrong(arg: str, message: str) -> None:
@@ -70,6 +87,18 @@ def test_recipe_hash_changes_with_the_recipe(monkeypatch: pytest.MonkeyPatch) ->
     assert image.recipe_hash() == before
     monkeypatch.setattr(image, "PACKAGES", image.PACKAGES + ",curl")
     assert image.recipe_hash() != before
+
+
+def test_each_release_has_its_own_image_and_sources() -> None:
+    dirs = {r: image.image_dir(r) for r in image.RELEASES}
+    assert len(set(dirs.values())) == 3
+    assert all(image.image_release(d) == r for r, d in dirs.items())
+    sources = image.golden_files("trixie")["etc/apt/sources.list"]
+    assert sources.splitlines() == [
+        "deb http://deb.debian.org/debian trixie main",
+        "deb http://deb.debian.org/debian trixie-updates main",
+        "deb http://deb.debian.org/debian-security trixie-security main",
+    ]
 
 
 def test_run_raises_sandbox_error_with_the_command_and_its_stderr() -> None:
@@ -109,7 +138,7 @@ def test_main_reports_a_bad_host_argument_before_doing_anything(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(cli, "build_image", lambda: pytest.fail("went past the arguments"))
+    monkeypatch.setattr(cli, "build_image", lambda _: pytest.fail("went past the arguments"))
     err = failed_main(["up", "ok", "bad_name"], capsys)
     assert err == "sandbox: error: invalid host name 'bad_name' (letters, digits and '-')\n"
 

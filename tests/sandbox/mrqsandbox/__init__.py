@@ -1,6 +1,7 @@
 """sandbox: throw-away Debian test hosts for this project (systemd-nspawn).
 
-Each host is an overlayfs clone of a cached, read-only "golden" Debian rootfs,
+Each host is an overlayfs clone of a cached, read-only "golden" Debian rootfs
+(one per release: bullseye, bookworm, the default, or trixie),
 booted with systemd as PID 1 under systemd-nspawn, with its own IP on a bridge
 this tool creates. The controller reaches every host by SSH as root with a key
 kept under the state directory; hosts reach each other and the controller, and
@@ -9,9 +10,14 @@ bridge. Hosts get apt (and pip, HTTPS CONNECT) through an apt-cacher-ng proxy
 that listens on the bridge address only.
 
 Commands (all idempotent; run as root):
-  image [--rebuild]        build the golden rootfs once (cached by recipe hash)
-  up NAME[=IP]...          start hosts (builds image, bridge, proxy if needed);
-                           IP pins an address on the bridge, else the first free
+  image [--release R] [--rebuild]
+                           build a release's golden rootfs once (cached by
+                           recipe hash)
+  up NAME[=IP][@RELEASE]...
+                           start hosts (builds images, bridge, proxy if
+                           needed); IP pins an address on the bridge, else
+                           the first free; RELEASE picks the Debian release
+                           (bullseye, bookworm, trixie; default bookworm)
   down [NAME...]           stop hosts; with no NAME, stop all and remove the
                            bridge, nft table, proxy and cgroups (also after a
                            failed or interrupted run)

@@ -30,14 +30,17 @@ from .hosts import (
     stop_host,
     wait_ready,
 )
-from .image import build_image
+from .image import DEFAULT_RELEASE, build_image, check_release, image_release
 from .network import ensure_network, link_exists, nft_table_exists, remove_network
 from .services import ensure_proxy, ensure_www, proxy_running, stop_proxy, stop_www, www_running
 
 
-def parse_host_arg(arg: str) -> tuple[str, str | None]:
-    """NAME or NAME=IP -> (name, ip or None); SandboxError on a bad name or address."""
-    name, _, ip = arg.partition("=")
+def parse_host_arg(arg: str) -> tuple[str, str | None, str]:
+    """NAME[=IP][@RELEASE] -> (name, ip or None, release); SandboxError on a bad
+    name, address or release."""
+    spec, at, release = arg.partition("@")
+    check_release(release if at else DEFAULT_RELEASE)
+    name, _, ip = spec.partition("=")
     if not name.replace("-", "").isalnum() or len(name) > 40:
         raise SandboxError(f"invalid host name {name!r} (letters, digits and '-')")
     if ip:
@@ -46,8 +49,8 @@ def parse_host_arg(arg: str) -> tuple[str, str | None]:
         except ValueError:
             addr = None
         if addr is None or addr not in SUBNET or int(addr) - int(SUBNET.network_address) < FIRST_HOST:
-            raise SandboxError(f"{arg}: address must be in {SUBNET}, from .{FIRST_HOST} on")
-    return name, ip or None
+            raise SandboxError(f"{spec}: address must be in {SUBNET}, from .{FIRST_HOST} on")
+    return name, ip or None, release or DEFAULT_RELEASE
 
 
 def show(hs: list[Host], as_json: bool) -> None:
@@ -61,6 +64,7 @@ def show(hs: list[Host], as_json: bool) -> None:
             "port": 22,
             "identity_file": str(ssh_key()),
             "memory_mib": round(memory_mib(h), 1),
+            "release": image_release(h.image),
         }
         for h in hs
     ]
@@ -69,7 +73,8 @@ def show(hs: list[Host], as_json: bool) -> None:
         return
     for r in rows:
         state = "running" if r["running"] else "stopped"
-        print(f"{r['name']:<20} {r['ip']:<15} {state:<8} pid {r['pid']:<8} {r['memory_mib']:.0f} MiB")
+        where = f"{r['name']:<20} {r['ip']:<15} {r['release']:<9}"
+        print(f"{where} {state:<8} pid {r['pid']:<8} {r['memory_mib']:.0f} MiB")
 
 
 def teardown_shared() -> None:
@@ -109,31 +114,31 @@ def leftovers() -> list[str]:
 
 
 def cmd_image(args: argparse.Namespace) -> None:
-    print(build_image(rebuild=args.rebuild))
+    print(build_image(args.release, rebuild=args.rebuild))
 
 
 def cmd_up(args: argparse.Namespace) -> None:
     wanted = [parse_host_arg(a) for a in args.names]
-    args.names = [name for name, _ in wanted]
-    image = build_image()
+    args.names = [name for name, _, _ in wanted]
+    images = {release: build_image(release) for release in sorted({r for _, _, r in wanted})}
     ensure_network()
     ensure_proxy()
     ensure_www()
     current = {h.name: h for h in hosts()}
     used = {h.ip for h in current.values() if h.running}
     started: list[Host] = []
-    for name, ip in wanted:
+    for name, ip, release in wanted:
         h = current.get(name)
-        if h and h.running and ip in (None, h.ip):
+        if h and h.running and ip in (None, h.ip) and h.image == str(images[release]):
             continue
         if h or (STATE / "hosts" / name).exists():
-            stop_host(name)  # leftovers of a crashed run, or a new address
+            stop_host(name)  # leftovers of a crashed run, a new address or image
             used.discard(h.ip if h else "")
         if ip in used:
             raise SandboxError(f"{ip} is already taken by another sandbox host")
         ip = ip or allocate_ip(used)
         used.add(ip)
-        started.append(start_host(name, image, ip))
+        started.append(start_host(name, images[release], ip))
     refresh_hosts_files()
     t0 = time.monotonic()
     errors = []
@@ -197,11 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sandbox", description=USAGE, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("image", help="build the golden rootfs (cached)")
+    p = sub.add_parser("image", help="build a release's golden rootfs (cached)")
+    p.add_argument("--release", default=DEFAULT_RELEASE, help=f"Debian release (default {DEFAULT_RELEASE})")
     p.add_argument("--rebuild", action="store_true", help="build even if cached")
     p.set_defaults(func=cmd_image)
     p = sub.add_parser("up", help="start hosts")
-    p.add_argument("names", nargs="+", metavar="NAME[=IP]")
+    p.add_argument("names", nargs="+", metavar="NAME[=IP][@RELEASE]")
     p.add_argument("--json", action="store_true", help="print the hosts as JSON")
     p.add_argument("--timeout", type=float, default=90, help="seconds to wait for SSH")
     p.set_defaults(func=cmd_up)

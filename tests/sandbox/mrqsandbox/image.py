@@ -1,6 +1,7 @@
-"""The golden image: a read-only Debian rootfs made by debootstrap, which every
-host overlays. It is cached under CACHE/images by the hash of its recipe (the
-constants below, GOLDEN_FILES and the controller's extra CA certificates).
+"""The golden images: one read-only Debian rootfs per release, made by
+debootstrap, which every host of that release overlays. Each is cached under
+CACHE/images/<release>-<hash> by the hash of its recipe (the constants below,
+golden_files() and the controller's extra CA certificates).
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from .config import CACHE, GATEWAY, PROXY_PORT
 from .hosts import hosts
 
 IMAGE_REVISION = 4  # bump when build_image() changes what it produces
-RELEASE = "bookworm"
+# The Debian releases a host can run (their archive answers through the same
+# mirror and proxy); hosts run DEFAULT_RELEASE unless they name another.
+RELEASES = ("bullseye", "bookworm", "trixie")
+DEFAULT_RELEASE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd,systemd-sysv,dbus,libpam-systemd,python3,python3-apt,sudo,"
@@ -35,13 +39,18 @@ MASKED_UNITS = (
     "e2scrub_reap.service",
 )
 
-# Files written into the golden image (path -> content). Part of the recipe hash.
+
+def sources_list(release: str) -> str:
+    return (
+        f"deb {MIRROR} {release} main\n"
+        f"deb {MIRROR} {release}-updates main\n"
+        f"deb http://deb.debian.org/debian-security {release}-security main\n"
+    )
+
+
+# Files written into every golden image (path -> content), besides
+# etc/apt/sources.list (per release). Part of the recipe hash.
 GOLDEN_FILES = {
-    "etc/apt/sources.list": (
-        f"deb {MIRROR} {RELEASE} main\n"
-        f"deb {MIRROR} {RELEASE}-updates main\n"
-        f"deb http://deb.debian.org/debian-security {RELEASE}-security main\n"
-    ),
     "etc/apt/apt.conf.d/01sandbox-proxy": (
         f'Acquire::http::Proxy "http://{GATEWAY}:{PROXY_PORT}";\n'
         f'Acquire::http::Proxy::{GATEWAY} "DIRECT";\n'
@@ -74,20 +83,37 @@ def ca_files() -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(EXTRA_CA_DIR.glob("*.crt"))}
 
 
-def recipe_hash() -> str:
+def golden_files(release: str) -> dict[str, str | None]:
+    return {"etc/apt/sources.list": sources_list(release), **GOLDEN_FILES}
+
+
+def check_release(release: str) -> None:
+    if release not in RELEASES:
+        raise SandboxError(f"unknown release {release!r} (one of {', '.join(RELEASES)})")
+
+
+def recipe_hash(release: str = DEFAULT_RELEASE) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([IMAGE_REVISION, RELEASE, MIRROR, PACKAGES, MASKED_UNITS, GOLDEN_FILES]).encode())
+    h.update(
+        json.dumps([IMAGE_REVISION, release, MIRROR, PACKAGES, MASKED_UNITS, golden_files(release)]).encode()
+    )
     for name, data in ca_files().items():
         h.update(name.encode() + data)
     return h.hexdigest()[:12]
 
 
-def image_dir() -> Path:
-    return CACHE / "images" / f"{RELEASE}-{recipe_hash()}"
+def image_dir(release: str = DEFAULT_RELEASE) -> Path:
+    return CACHE / "images" / f"{release}-{recipe_hash(release)}"
 
 
-def build_image(rebuild: bool = False) -> Path:
-    final = image_dir()
+def image_release(image: Path | str) -> str:
+    """The release of an image directory (its name starts with it)."""
+    return Path(image).name.split("-")[0]
+
+
+def build_image(release: str = DEFAULT_RELEASE, rebuild: bool = False) -> Path:
+    check_release(release)
+    final = image_dir(release)
     if final.is_dir() and not rebuild:
         return final
     started = time.monotonic()
@@ -95,14 +121,14 @@ def build_image(rebuild: bool = False) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     debcache = CACHE / "debootstrap"
     debcache.mkdir(parents=True, exist_ok=True)
-    log(f"building golden rootfs {final.name} (debootstrap {RELEASE}, ~1 min cold)")
+    log(f"building golden rootfs {final.name} (debootstrap {release}, ~1 min cold)")
     res = subprocess.run(
         [
             "debootstrap",
             "--variant=minbase",
             f"--include={PACKAGES}",
             f"--cache-dir={debcache}",
-            RELEASE,
+            release,
             str(tmp),
             MIRROR,
         ],
@@ -112,7 +138,7 @@ def build_image(rebuild: bool = False) -> Path:
     )
     if res.returncode != 0:
         raise SandboxError(f"debootstrap failed: {res.stderr.strip()[-2000:]}")
-    for rel, content in GOLDEN_FILES.items():
+    for rel, content in golden_files(release).items():
         path = tmp / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() or path.is_symlink():
@@ -139,9 +165,9 @@ def build_image(rebuild: bool = False) -> Path:
     (tmp / "var/lib/apt/periodic/update-success-stamp").unlink(missing_ok=True)
     os.utime(tmp / "var/lib/apt/lists", (0, 0))
     tmp.rename(final)
-    # Older images (other recipes) are of no further use.
+    # Older images of this release (other recipes) are of no further use.
     for old in final.parent.iterdir():
-        if old != final and not in_use(old):
+        if old != final and image_release(old) == release and not in_use(old):
             shutil.rmtree(old, ignore_errors=True)
     log(f"golden rootfs ready in {time.monotonic() - started:.0f} s: {final}")
     return final
