@@ -12,6 +12,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def version() -> tuple[int, int]:
+    """(major, minor) of the redis-server on PATH."""
+    out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=True).stdout
+    field = next(f for f in out.split() if f.startswith("v="))
+    major, minor = field[2:].split(".")[:2]
+    return int(major), int(minor)
+
+
+def acl_rules(rules: str) -> str:
+    """ACL `rules` as this redis-server takes them: 6.0 has no channel rules (&...)."""
+    return rules if version() >= (6, 2) else " ".join(r for r in rules.split() if not r.startswith("&"))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ import pytest
 
 # The repository's tests/ holds the redis-server helper shared with the collection's tests.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
-from redis_server import free_port, running
+from redis_server import acl_rules, free_port, running
 
 __all__ = ["MRQ_ACL", "MRQ_PASSWORD", "MRQ_USER", "PASSWORD", "free_port", "socket_activated"]
 
@@ -28,7 +28,7 @@ def redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real redis-server on loopback with a password full of URI specials, and
     MRQ's ACL user."""
     workdir = tmp_path_factory.mktemp("redis")
-    acl = f"user {MRQ_USER} on #{hashlib.sha256(MRQ_PASSWORD.encode()).hexdigest()} {MRQ_ACL}"
+    acl = f"user {MRQ_USER} on #{hashlib.sha256(MRQ_PASSWORD.encode()).hexdigest()} {acl_rules(MRQ_ACL)}"
     with running(f'requirepass "{PASSWORD}"\n{acl}\n', workdir) as port:
         yield port
 
