@@ -33,7 +33,11 @@ def make_ca(directory: Path, name: str = "mrq-lab test CA", days: int = 1) -> CA
     directory.mkdir(parents=True, exist_ok=True)
     ca = CA(directory / "ca.crt", directory / "ca.key")
     subject = ["-subj", f"/CN={name}"]
-    _openssl("req", "-x509", *EC, "-days", str(days), *subject, "-keyout", str(ca.key), "-out", str(ca.cert))
+    # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a CA needs its key usage.
+    usage = ["-addext", "basicConstraints=critical,CA:TRUE"]
+    usage += ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    keys = ["-keyout", str(ca.key), "-out", str(ca.cert)]
+    _openssl("req", "-x509", *EC, "-days", str(days), *subject, *usage, *keys)
     return ca
 
 
@@ -48,7 +52,15 @@ def make_cert(ca: CA, directory: Path, names: list[str], days: int = 1) -> tuple
     """A server certificate for `names` (addresses and host names), signed by `ca`."""
     directory.mkdir(parents=True, exist_ok=True)
     cert, key, csr, ext = (directory / n for n in ("server.crt", "server.key", "server.csr", "san.ext"))
-    ext.write_text(f"subjectAltName={','.join(map(_san, names))}\n")
+    # What a strict verifier (Python 3.13) asks of a server certificate besides its names.
+    ext.write_text(
+        f"subjectAltName={','.join(map(_san, names))}\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+        "subjectKeyIdentifier=hash\n"
+        "authorityKeyIdentifier=keyid:always\n"
+    )
     _openssl("req", *EC, "-subj", f"/CN={names[0]}", "-keyout", str(key), "-out", str(csr))
     _openssl(
         "x509", "-req", "-in", str(csr), "-CA", str(ca.cert), "-CAkey", str(ca.key), "-CAcreateserial",

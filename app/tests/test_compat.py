@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -115,7 +116,8 @@ def test_is_literal_warning_silenced() -> None:
     """
     assert '"wait"' in source
     without = run_py(code, with_fix=None)
-    assert without.returncode != 0 and '"is" with a literal' in without.stderr
+    # Python 3.13 names the literal's type: '"is" with 'str' literal'.
+    assert without.returncode != 0 and re.search('"is" with .*literal', without.stderr), without.stderr[-500:]
     assert run_py(code, with_fix=None, env={"FIX": "1"}).returncode == 0
 
 
@@ -346,8 +348,10 @@ def test_mrq_works_as_its_acl_user_which_cannot_administer_redis(redis_port: int
 
 
 def test_blocking_read_waits_as_long_as_its_command_asks(redis_port: int) -> None:
-    """A worker on a notify queue waits in BLPOP for max_latency seconds; redis-py >= 6
-    cut every read at 5 s (TimeoutError: the worker died)."""
+    """A worker on a notify queue waits in BLPOP for max_latency seconds; redis-py 8
+    (the lock's on Python >= 3.10) cuts every read at its 5 s default socket timeout
+    (TimeoutError: the worker died); redis-py 7 (the lock's on 3.9) has no default."""
+    import redis
     from mrqlab.uris import redis_uri
 
     code = mrq_context(
@@ -368,7 +372,10 @@ def test_blocking_read_waits_as_long_as_its_command_asks(redis_port: int) -> Non
         % (redis_port, PASSWORD),
     )
     without = run_py(code, with_fix=None)
-    assert without.returncode != 0 and "Timeout reading from" in without.stderr, without.stderr[-1500:]
+    if int(redis.__version__.split(".")[0]) >= 8:
+        assert without.returncode != 0 and "Timeout reading from" in without.stderr, without.stderr[-1500:]
+    else:
+        assert without.returncode == 0, without.stderr[-1500:]
     with_it = run_py(code, with_fix=None, env={"FIX": "1"})
     assert with_it.returncode == 0, with_it.stderr[-2000:]
 
