@@ -8,8 +8,12 @@ MONGODB_ORG_FILES below say where each goes). Output, under --out:
 
   apt/debian/dists/<release>/mongodb-org/<series>/{InRelease,Release,Release.gpg}
   apt/debian/dists/<release>/mongodb-org/<series>/main/binary-amd64/Packages(.gz)
-  apt/debian/pool/main/m/...                       the .deb files
+  apt/debian/pool/main/m/mongodb-standin-runtime/  one runtime .deb per Python (~py3.11, ~py3.13)
+  apt/debian/pool/main/m/mongodb-org/<release>/    mongodb-org .debs (Depends: that release's runtime)
   standin-key.asc                                  the public key (new every build)
+
+Each --release (see RELEASES) gets its suites and a runtime built for its
+/usr/bin/python3.
 
 --newer-in-suite also puts the next series' mongodb-org into each suite, so
 tests can prove that the role's pin keeps a routine upgrade on its series.
@@ -28,9 +32,27 @@ import sys
 import tempfile
 from pathlib import Path
 from string import Template
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 RUNTIME = "mongodb-standin-runtime"
+
+
+class Target(NamedTuple):
+    """What a release's hosts run the runtime with."""
+
+    python: str  # /usr/bin/python3's version
+    glibc: str  # the newest manylinux_2_x its wheels may need
+
+
+RELEASES = {"bookworm": Target("3.11", "2.36"), "trixie": Target("3.13", "2.41")}
+# Releases the stand-in cannot serve, and why (checked against the wheels'
+# Requires-Python for requirements.txt's pins).
+REFUSED = {
+    "bullseye": "bullseye ships Python 3.9; SecantusDB 0.7.0b3 needs Python >= 3.10 "
+    "(and the pinned numpy, pymongo, shapely and python-dateutil need >= 3.11)",
+}
+DEFAULT_RELEASE = "bookworm"
 # The version each stand-in series claims (the series' last patch release, or
 # a recent one), with a +standin suffix so nobody mistakes it for MongoDB's.
 VERSIONS = {
@@ -56,13 +78,14 @@ RUNTIME_FILES = {
     "usr/lib/mongodb-standin/tools.py": "tools.py",
 }
 # The runtime package also holds SecantusDB and its pinned dependencies,
-# installed here from the wheels into SITE for the hosts' /usr/bin/python3
-# (3.11 on bookworm, the Python this script must run with), so a host only
-# unpacks files: no venv, no pip, no maintainer scripts. mongod.py puts SITE
-# first on sys.path. Unpacking costs about a millisecond per file on a host,
-# so SITE leaves out the packages' tests/ directories, and holds .pyc only for
-# the modules a mongod start imports (the mongodb user cannot write
-# __pycache__ under /usr/lib; without them every start takes ~0.35 s longer).
+# installed here from the wheels into SITE for a release's /usr/bin/python3
+# (pip picks the wheels for that Target, whatever Python runs this script), so
+# a host only unpacks files: no venv, no pip, no maintainer scripts. mongod.py
+# puts SITE first on sys.path. Unpacking costs about a millisecond per file on
+# a host, so SITE leaves out the packages' tests/ directories, and holds .pyc
+# only for the modules a mongod start imports (the mongodb user cannot write
+# __pycache__ under /usr/lib; without them every start takes ~0.35 s longer),
+# and only when this script runs with the target's Python (see startup_pyc()).
 SITE = "usr/lib/mongodb-standin/site"
 PIP_INSTALL = ("--isolated", "install", "--quiet", "--no-index", "--only-binary=:all:", "--no-compile")
 # Run with the arguments: staged mongod.py, staged SITE, SITE's path on hosts.
@@ -133,61 +156,75 @@ def deb(stage: Path, out: Path) -> Path:
     return out
 
 
-def need_host_python(what: str) -> None:
-    if sys.version_info[:2] != (3, 11) or platform.machine() != "x86_64":
-        sys.exit(f"build.py: run with Python 3.11 on x86_64 (the test hosts' Python) to {what}")
+def pip_target(target: Target) -> tuple[str, ...]:
+    """pip's options that pick the wheels `target` runs (CPython, x86_64, any
+    manylinux its glibc accepts) rather than the running Python's."""
+    major, minor = map(int, target.glibc.split("."))
+    manylinux = [f"manylinux_{major}_{m}_x86_64" for m in range(minor, 16, -1)]
+    platforms = [*manylinux, "manylinux2014_x86_64"]  # pip adds manylinux2010 and manylinux1
+    abi = "cp" + target.python.replace(".", "")
+    options = ["--python-version", target.python, "--implementation", "cp", "--abi", abi]
+    for tag in platforms:
+        options += ["--platform", tag]
+    return tuple(options)
 
 
-def wheels(cache: Path) -> Path:
-    """Wheels of the stand-in's runtime, downloaded once (Python 3.11, like the hosts)."""
-    req = HERE / "requirements.txt"
-    stamp = hashlib.sha256(req.read_bytes()).hexdigest()
-    wdir = cache / "wheels"
+def wheel_stamp(target: Target) -> str:
+    """What the wheels downloaded for `target` depend on: the pins and the tags."""
+    data = (HERE / "requirements.txt").read_bytes() + " ".join(pip_target(target)).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def wheels(cache: Path, target: Target) -> Path:
+    """Wheels of the stand-in's runtime for `target`, downloaded once (a directory per Python)."""
+    stamp = wheel_stamp(target)
+    wdir = cache / f"wheels-py{target.python}"
     if (wdir / ".stamp").exists() and (wdir / ".stamp").read_text() == stamp:
         return wdir
-    need_host_python("fetch wheels")
     shutil.rmtree(wdir, ignore_errors=True)
-    sh(
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--only-binary=:all:",
-        "--no-deps",
-        "-r",
-        str(req),
-        "-d",
-        str(wdir),
-    )
+    req = HERE / "requirements.txt"
+    pip = (sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--no-deps")
+    sh(*pip, *pip_target(target), "-r", str(req), "-d", str(wdir))
     (wdir / ".stamp").write_text(stamp)
     return wdir
 
 
-def runtime_package_version(wheel_dir: Path) -> str:
+def runtime_package_version(wheel_dir: Path, target: Target) -> str:
     """SecantusDB's version plus a hash of everything the runtime package holds
     (its files, the wheels installed into SITE) and of build.py, which says how
-    they are installed: any change is a new version."""
+    they are installed, and whether it holds startup .pyc: any change is a new
+    version. The ~py suffix names the Python, so each release's runtime has its
+    own file in the pool."""
     h = hashlib.sha256()
     for dest, src in [*RUNTIME_FILES.items(), ("build.py", "build.py")]:
         h.update(dest.encode() + (HERE / src).read_bytes())
     for whl in sorted(wheel_dir.glob("*.whl")):
         h.update(whl.name.encode() + whl.read_bytes())
-    return f"0.7.0~b3+h{h.hexdigest()[:10]}"
+    h.update(b"startup .pyc" if startup_pyc(target) else b"no .pyc")
+    return f"0.7.0~b3+h{h.hexdigest()[:10]}~py{target.python}"
 
 
-def stage_runtime(stage: Path, version: str, wheel_dir: Path) -> None:
-    """Lay out the runtime package (mongod.py, SecantusDB installed in SITE) in `stage`."""
-    stage_files(stage, RUNTIME_FILES, {"runtime": RUNTIME, "version": version})
-    install_site(stage / SITE, wheel_dir, stage / "usr/lib/mongodb-standin/mongod.py")
+def stage_runtime(stage: Path, version: str, wheel_dir: Path, target: Target) -> None:
+    """Lay out the runtime package (mongod.py, SecantusDB installed in SITE) for `target` in `stage`."""
+    major, minor = map(int, target.python.split("."))
+    values = {"runtime": RUNTIME, "version": version, "python": target.python}
+    values["python_next"] = f"{major}.{minor + 1}"  # control: python3 (<< python_next)
+    stage_files(stage, RUNTIME_FILES, values)
+    install_site(stage / SITE, wheel_dir, stage / "usr/lib/mongodb-standin/mongod.py", target)
 
 
-def install_site(site: Path, wheel_dir: Path, mongod: Path) -> None:
-    """Install requirements.txt from `wheel_dir` into `site`, leave out what
-    never runs, byte-compile what `mongod` (mongod.py) imports at start."""
-    need_host_python("install the runtime")
+def startup_pyc(target: Target) -> bool:
+    """Whether this script can compile the startup .pyc for `target`: it
+    imports SITE's extension modules, so it must run with the target's Python."""
+    return f"{sys.version_info[0]}.{sys.version_info[1]}" == target.python and platform.machine() == "x86_64"
+
+
+def install_site(site: Path, wheel_dir: Path, mongod: Path, target: Target) -> None:
+    """Install requirements.txt from `wheel_dir` into `site` for `target`, leave
+    out what never runs, byte-compile what `mongod` (mongod.py) imports at start
+    when startup_pyc() allows."""
     req = HERE / "requirements.txt"
-    pip = (sys.executable, "-m", "pip", *PIP_INSTALL)
+    pip = (sys.executable, "-m", "pip", *PIP_INSTALL, *pip_target(target))
     sh(*pip, "--find-links", str(wheel_dir), "--target", str(site), "-r", str(req))
     shutil.rmtree(site / "bin", ignore_errors=True)  # console scripts, for this interpreter
     pth = sorted(p.name for p in site.glob("*.pth"))
@@ -195,21 +232,27 @@ def install_site(site: Path, wheel_dir: Path, mongod: Path) -> None:
         sys.exit(f"build.py: {', '.join(pth)} in the runtime: mongod.py would ignore them")
     for tests in sorted(p for p in site.glob("*/**/tests") if p.is_dir()):
         shutil.rmtree(tests, ignore_errors=True)  # nested ones go with their parent
+    if not startup_pyc(target):
+        print(
+            f"build.py: runtime for Python {target.python} without startup .pyc "
+            f"(this is Python {platform.python_version()}): each mongod start ~0.35 s slower",
+            file=sys.stderr,
+        )
+        return
     site = site.resolve()  # as mongod.py sees it
     sh(sys.executable, "-I", "-S", "-B", "-c", COMPILE_STARTUP, str(mongod), str(site), "/" + SITE)
 
 
-def runtime_deb(cache: Path, pool: Path) -> tuple[Path, str]:
-    wdir = wheels(cache)
-    version = runtime_package_version(wdir)
-    target = pool / "m" / RUNTIME / f"{RUNTIME}_{version}_amd64.deb"
-    if target.exists():
-        return target, version
+def runtime_deb(cache: Path, pool: Path, target: Target) -> tuple[Path, str]:
+    """The runtime .deb for `target` in `pool` (built unless it is there); its version."""
+    wdir = wheels(cache, target)
+    version = runtime_package_version(wdir, target)
+    path = pool / "m" / RUNTIME / f"{RUNTIME}_{version}_amd64.deb"
+    if path.exists():
+        return path, version
     with tempfile.TemporaryDirectory() as tmp:
-        stage_runtime(Path(tmp), version, wdir)
-        for old in target.parent.glob("*.deb"):
-            old.unlink()
-        return deb(Path(tmp), target), version
+        stage_runtime(Path(tmp), version, wdir, target)
+        return deb(Path(tmp), path), version
 
 
 def journal(series: str) -> str:
@@ -234,10 +277,12 @@ def stage_mongodb_org(stage: Path, series: str, runtime_version: str) -> str:
     return version
 
 
-def mongodb_org_deb(series: str, runtime_version: str, pool: Path) -> Path:
+def mongodb_org_deb(series: str, runtime_version: str, pool: Path, release: str) -> Path:
+    """mongodb-org of `series` for `release`: the same version in every release
+    (as MongoDB's own repositories have it), so each release has its own directory."""
     with tempfile.TemporaryDirectory() as tmp:
         version = stage_mongodb_org(Path(tmp), series, runtime_version)
-        return deb(Path(tmp), pool / "m/mongodb-org" / f"mongodb-org_{version}_amd64.deb")
+        return deb(Path(tmp), pool / "m/mongodb-org" / release / f"mongodb-org_{version}_amd64.deb")
 
 
 def stop_agent(gnupg: Path) -> None:
@@ -267,60 +312,88 @@ def new_key(gnupg: Path) -> tuple[str, str]:
     return fpr, sh("gpg", "--batch", "--armor", "--export", fpr, env=env)
 
 
+def write_suite(repo: Path, release: str, series: str, debs: list[Path], fpr: str, gnupg: Path) -> None:
+    """Index `debs` as the suite <release>/mongodb-org/<series>, sign its Release with `fpr`."""
+    suite = f"{release}/mongodb-org/{series}"
+    dist = repo / "dists" / suite
+    bindir = dist / "main/binary-amd64"
+    bindir.mkdir(parents=True)
+    packages = "".join(sh("apt-ftparchive", "packages", str(d.relative_to(repo)), cwd=repo) for d in debs)
+    (bindir / "Packages").write_text(packages)
+    (bindir / "Packages.gz").write_bytes(gzip.compress(packages.encode(), mtime=0))
+    release_file = sh(
+        "apt-ftparchive",
+        "-o",
+        "APT::FTPArchive::Release::Origin=mrq-lab TEST STAND-IN",
+        "-o",
+        "APT::FTPArchive::Release::Label=mongodb-org stand-in",
+        "-o",
+        f"APT::FTPArchive::Release::Suite={suite}",
+        "-o",
+        f"APT::FTPArchive::Release::Codename={release}",
+        "-o",
+        "APT::FTPArchive::Release::Architectures=amd64",
+        "-o",
+        "APT::FTPArchive::Release::Components=main",
+        "release",
+        str(dist),
+    )
+    (dist / "Release").write_text(release_file)
+    sign = ("gpg", "--batch", "--yes", "--local-user", fpr)
+    env = {"GNUPGHOME": str(gnupg), "PATH": "/usr/bin:/bin"}
+    sh(*sign, "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release"), env=env)
+    sh(*sign, "--armor", "--detach-sign", "-o", str(dist / "Release.gpg"), str(dist / "Release"), env=env)
+    print(f"suite {suite}: {', '.join(d.name for d in debs)}")
+
+
+def releases(parser: argparse.ArgumentParser, given: list[str] | None) -> list[str]:
+    """The --release values in order, once each; refused or unknown ones stop the build."""
+    wanted = list(dict.fromkeys(given or [DEFAULT_RELEASE]))
+    for release in wanted:
+        if release in REFUSED:
+            parser.error(f"--release {release}: {REFUSED[release]}")
+        if release not in RELEASES:
+            parser.error(f"--release {release}: the stand-in is built for {', '.join(RELEASES)} only")
+    return wanted
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, required=True, help="served directory to write")
     parser.add_argument("--cache", type=Path, required=True, help="where wheels are kept")
-    parser.add_argument("--release", default="bookworm")
+    parser.add_argument(
+        "--release", action="append", help=f"repeatable; {', '.join(RELEASES)} (default {DEFAULT_RELEASE})"
+    )
     parser.add_argument("--series", action="append", required=True, choices=list(VERSIONS))
     parser.add_argument("--newer-in-suite", action="store_true")
     args = parser.parse_args()
+    wanted = releases(parser, args.release)
 
     repo = args.out / "apt/debian"
     pool = repo / "pool/main"
-    runtime, runtime_version = runtime_deb(args.cache, pool)
+    runtimes = {}  # Python -> (runtime .deb, its version)
+    for release in wanted:
+        target = RELEASES[release]
+        if target.python not in runtimes:
+            runtimes[target.python] = runtime_deb(args.cache, pool, target)
+    kept = {path for path, _ in runtimes.values()}
+    for old in (pool / "m" / RUNTIME).glob("*.deb"):  # the pool holds what the suites list
+        if old not in kept:
+            old.unlink()
     shutil.rmtree(repo / "dists", ignore_errors=True)
-    for old in (pool / "m/mongodb-org").glob("*.deb"):
-        old.unlink()
+    shutil.rmtree(pool / "m/mongodb-org", ignore_errors=True)
     gnupg = args.cache / "gnupg"
     fpr, public = new_key(gnupg)
     write(args.out / "standin-key.asc", public)
-    env = {"GNUPGHOME": str(gnupg), "PATH": "/usr/bin:/bin"}
-    for series in args.series:
-        debs = [runtime, mongodb_org_deb(series, runtime_version, pool)]
-        if args.newer_in_suite and series in NEXT:
-            debs.append(mongodb_org_deb(NEXT[series], runtime_version, pool))
-        suite = f"{args.release}/mongodb-org/{series}"
-        dist = repo / "dists" / suite
-        bindir = dist / "main/binary-amd64"
-        bindir.mkdir(parents=True)
-        packages = "".join(sh("apt-ftparchive", "packages", str(d.relative_to(repo)), cwd=repo) for d in debs)
-        (bindir / "Packages").write_text(packages)
-        (bindir / "Packages.gz").write_bytes(gzip.compress(packages.encode(), mtime=0))
-        release = sh(
-            "apt-ftparchive",
-            "-o",
-            "APT::FTPArchive::Release::Origin=mrq-lab TEST STAND-IN",
-            "-o",
-            "APT::FTPArchive::Release::Label=mongodb-org stand-in",
-            "-o",
-            f"APT::FTPArchive::Release::Suite={suite}",
-            "-o",
-            f"APT::FTPArchive::Release::Codename={args.release}",
-            "-o",
-            "APT::FTPArchive::Release::Architectures=amd64",
-            "-o",
-            "APT::FTPArchive::Release::Components=main",
-            "release",
-            str(dist),
-        )
-        (dist / "Release").write_text(release)
-        sign = ("gpg", "--batch", "--yes", "--local-user", fpr)
-        sh(*sign, "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release"), env=env)
-        sh(*sign, "--armor", "--detach-sign", "-o", str(dist / "Release.gpg"), str(dist / "Release"), env=env)
-        print(f"suite {suite}: {', '.join(d.name for d in debs)}")
+    for release in wanted:
+        runtime, runtime_version = runtimes[RELEASES[release].python]
+        for series in args.series:
+            debs = [runtime, mongodb_org_deb(series, runtime_version, pool, release)]
+            if args.newer_in_suite and series in NEXT:
+                debs.append(mongodb_org_deb(NEXT[series], runtime_version, pool, release))
+            write_suite(repo, release, series, debs, fpr, gnupg)
     stop_agent(gnupg)  # leave no gpg-agent behind
     print(f"signed with {fpr}; key at {args.out / 'standin-key.asc'}")
 

@@ -1,13 +1,16 @@
-"""Unit tests of the stand-in's package staging (no network, no gpg).
+"""Tests of the stand-in's package staging and repository layout.
 
-The tests marked "needs wheels" install the runtime for real from the wheels in
-$MRQ_STANDIN_WHEELS (e.g. /var/cache/mrq-sandbox/mongodb-standin/wheels, which
-build.py fills) and run it with /usr/bin/python3; without it they are skipped.
+Most need no network; the repository test needs gpg and apt-ftparchive. The
+tests under "the real runtime" install the bookworm runtime for real from the
+wheels in $MRQ_STANDIN_WHEELS (e.g. /var/cache/mrq-sandbox/mongodb-standin/
+wheels-py3.11, which build.py fills) and run it with /usr/bin/python3; without
+it they are skipped. The trixie runtime's tests download its wheels into
+$MRQ_STANDIN_CACHE (build.py's --cache; a temporary directory if unset, reused
+when already there) and are skipped when the package index cannot be reached.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import marshal
@@ -17,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,9 @@ assert _spec and _spec.loader
 build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
-RUNTIME_VERSION = "0.7.0~b3+h0123456789"
+RUNTIME_VERSION = "0.7.0~b3+h0123456789~py3.11"
+BOOKWORM = build.RELEASES["bookworm"]
+TRIXIE = build.RELEASES["trixie"]
 
 
 @pytest.fixture
@@ -42,7 +48,7 @@ def wheel_dir(tmp_path: Path) -> Path:
 def fake_install(monkeypatch: pytest.MonkeyPatch) -> None:
     """install_site() without pip: one module in the site directory."""
 
-    def install_site(site: Path, wheel_dir: Path, mongod: Path) -> None:
+    def install_site(site: Path, wheel_dir: Path, mongod: Path, target: build.Target) -> None:
         assert mongod.is_file()
         build.write(site / "fake/__init__.py", "")
 
@@ -87,7 +93,7 @@ def test_scripts_are_executable_and_other_files_not(
 ) -> None:
     org = staged_org(tmp_path, "8.0")
     runtime = tmp_path / "runtime"
-    build.stage_runtime(runtime, RUNTIME_VERSION, wheel_dir)
+    build.stage_runtime(runtime, RUNTIME_VERSION, wheel_dir, BOOKWORM)
     scripts = [
         org / "DEBIAN/postinst",
         *(org / "usr/bin" / t for t in ("mongod", "mongodump", "mongorestore")),
@@ -101,14 +107,22 @@ def test_scripts_are_executable_and_other_files_not(
         assert path.stat().st_mode & 0o777 == 0o644, path
 
 
+@pytest.mark.parametrize(
+    ("release", "depends"),
+    [
+        ("bookworm", "python3 (>= 3.11), python3 (<< 3.12)"),
+        ("trixie", "python3 (>= 3.13), python3 (<< 3.14)"),
+    ],
+)
 def test_runtime_stage_holds_the_site_and_the_version(
-    tmp_path: Path, wheel_dir: Path, fake_install: None
+    tmp_path: Path, wheel_dir: Path, fake_install: None, release: str, depends: str
 ) -> None:
-    build.stage_runtime(tmp_path, RUNTIME_VERSION, wheel_dir)
+    target = build.RELEASES[release]
+    build.stage_runtime(tmp_path, RUNTIME_VERSION, wheel_dir, target)
     control = (tmp_path / "DEBIAN/control").read_text()
     assert f"Package: mongodb-standin-runtime\nVersion: {RUNTIME_VERSION}\n" in control
-    assert "Depends: python3 (>= 3.11), python3 (<< 3.12)\n" in control
-    assert "TEST STAND-IN runtime" in control
+    assert f"Depends: {depends}\n" in control
+    assert f"TEST STAND-IN runtime: SecantusDB for Python {target.python}" in control
     assert "(NOT MongoDB)" in control
     # Nothing to do on the host: no venv, no pip, no maintainer scripts.
     assert sorted(p.name for p in (tmp_path / "DEBIAN").iterdir()) == ["control"]
@@ -135,24 +149,126 @@ def test_runtime_version_changes_with_any_file_of_the_package(
     here = tmp_path / "here"
     shutil.copytree(build.HERE, here, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(build, "HERE", here)
-    before = build.runtime_package_version(wheel_dir)
+    before = build.runtime_package_version(wheel_dir, BOOKWORM)
     assert before.startswith("0.7.0~b3+h")
-    assert build.runtime_package_version(wheel_dir) == before
+    assert build.runtime_package_version(wheel_dir, BOOKWORM) == before
     with open(here / changed, "a") as f:
         f.write("# changed\n")
-    assert build.runtime_package_version(wheel_dir) != before
+    assert build.runtime_package_version(wheel_dir, BOOKWORM) != before
 
 
 def test_runtime_version_changes_with_the_wheels(tmp_path: Path, wheel_dir: Path) -> None:
-    before = build.runtime_package_version(wheel_dir)
+    before = build.runtime_package_version(wheel_dir, BOOKWORM)
     (wheel_dir / "fake-1.0-py3-none-any.whl").write_bytes(b"another wheel")
-    assert build.runtime_package_version(wheel_dir) != before
+    assert build.runtime_package_version(wheel_dir, BOOKWORM) != before
+
+
+def test_runtime_version_names_its_python(wheel_dir: Path) -> None:
+    bookworm = build.runtime_package_version(wheel_dir, BOOKWORM)
+    trixie = build.runtime_package_version(wheel_dir, TRIXIE)
+    assert bookworm.endswith("~py3.11") and trixie.endswith("~py3.13")
+    assert bookworm.startswith("0.7.0~b3+h") and trixie.startswith("0.7.0~b3+h")
+
+
+def test_pip_picks_wheels_for_the_target_not_this_python() -> None:
+    options = build.pip_target(TRIXIE)
+    assert options[:6] == ("--python-version", "3.13", "--implementation", "cp", "--abi", "cp313")
+    platforms = [options[i + 1] for i, o in enumerate(options) if o == "--platform"]
+    assert platforms[0] == "manylinux_2_41_x86_64"  # trixie's glibc
+    assert {"manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"} <= set(platforms)
+    assert "manylinux_2_42_x86_64" not in platforms
+    bookworm = build.pip_target(BOOKWORM)
+    assert "cp311" in bookworm and "manylinux_2_36_x86_64" in bookworm
+    assert "manylinux_2_37_x86_64" not in bookworm
+
+
+def test_wheels_are_kept_per_python(tmp_path: Path) -> None:
+    assert build.wheel_stamp(BOOKWORM) != build.wheel_stamp(TRIXIE)
+    for target in (BOOKWORM, TRIXIE):
+        wdir = tmp_path / f"wheels-py{target.python}"
+        wdir.mkdir()
+        (wdir / ".stamp").write_text(build.wheel_stamp(target))
+        assert build.wheels(tmp_path, target) == wdir  # stamped: no download
+
+
+def run_build(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(build.HERE / "build.py"), *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+def test_bullseye_is_refused_with_the_reason(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    common = ["--out", out, "--cache", tmp_path / "cache", "--series", "3.4"]
+    res = run_build(*common, "--release", "bookworm", "--release", "bullseye")
+    assert res.returncode == 2
+    reason = "bullseye ships Python 3.9; SecantusDB 0.7.0b3 needs Python >= 3.10"
+    assert f"--release bullseye: {reason}" in res.stderr
+    assert not out.exists()
+    unknown = run_build(*common, "--release", "sid")
+    assert unknown.returncode == 2
+    assert "--release sid: the stand-in is built for bookworm, trixie only" in unknown.stderr
+
+
+def stanzas(packages: Path) -> list[dict[str, str]]:
+    """The fields of a Packages file (first lines only), one dict per package."""
+    return [
+        dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line)
+        for stanza in packages.read_text().strip().split("\n\n")
+    ]
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("dpkg-deb", "apt-ftparchive", "gpg")),
+    reason="needs dpkg-deb, apt-ftparchive and gpg",
+)
+def test_repository_has_each_releases_suites_and_runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_install: None
+) -> None:
+    """Both releases' suites, each listing the runtime for its Python and a
+    mongodb-org that depends on it; a later build for one release leaves the
+    other's runtime out of the pool."""
+
+    def wheels(cache: Path, target: build.Target) -> Path:
+        wdir = cache / f"wheels-py{target.python}"
+        build.write(wdir / f"fake-1.0-cp{target.python.replace('.', '')}-none-any.whl", target.python)
+        return wdir
+
+    monkeypatch.setattr(build, "wheels", wheels)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = ["build.py", "--out", str(out), "--cache", str(cache), "--series", "4.4", "--newer-in-suite"]
+    monkeypatch.setattr(sys, "argv", [*args, "--release", "bookworm", "--release", "trixie"])
+    build.main()
+    repo = out / "apt/debian"
+    runtimes = {}
+    for release, python in [("bookworm", "3.11"), ("trixie", "3.13")]:
+        dist = repo / "dists" / release / "mongodb-org/4.4"
+        assert f"Codename: {release}\n" in (dist / "Release").read_text()
+        assert (dist / "InRelease").read_text().startswith("-----BEGIN PGP SIGNED MESSAGE-----")
+        runtime, *orgs = stanzas(dist / "main/binary-amd64/Packages")
+        assert runtime["Package"] == "mongodb-standin-runtime"
+        assert runtime["Version"].endswith(f"~py{python}")
+        assert runtime["Depends"] == f"python3 (>= {python}), python3 (<< 3.{int(python[2:]) + 1})"
+        assert [o["Version"] for o in orgs] == ["4.4.29+standin1", "5.0.31+standin1"]
+        for org in orgs:
+            assert org["Depends"] == f"mongodb-standin-runtime (= {runtime['Version']})"
+            assert org["Filename"].startswith(f"pool/main/m/mongodb-org/{release}/")
+            assert (repo / org["Filename"]).is_file()
+        runtimes[release] = repo / runtime["Filename"]
+    assert len(set(runtimes.values())) == 2
+    assert all(path.is_file() for path in runtimes.values())
+    monkeypatch.setattr(sys, "argv", [*args, "--release", "bookworm"])
+    build.main()
+    assert sorted((repo / "dists").iterdir()) == [repo / "dists/bookworm"]
+    assert sorted((repo / "pool/main/m/mongodb-standin-runtime").iterdir()) == [runtimes["bookworm"]]
+    assert sorted((repo / "pool/main/m/mongodb-org").iterdir()) == [repo / "pool/main/m/mongodb-org/bookworm"]
 
 
 @pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="needs dpkg-deb")
 def test_mongodb_org_deb_builds(tmp_path: Path) -> None:
-    deb = build.mongodb_org_deb("4.4", RUNTIME_VERSION, tmp_path)
-    assert deb.name == "mongodb-org_4.4.29+standin1_amd64.deb"
+    deb = build.mongodb_org_deb("4.4", RUNTIME_VERSION, tmp_path, "trixie")
+    assert (
+        deb.relative_to(tmp_path).as_posix() == "m/mongodb-org/trixie/mongodb-org_4.4.29+standin1_amd64.deb"
+    )
     fields = subprocess.run(
         ["dpkg-deb", "-f", str(deb), "Version", "Depends"], capture_output=True, text=True
     )
@@ -168,10 +284,8 @@ def wheels_or_skip() -> Path:
     if not os.environ.get("MRQ_STANDIN_WHEELS") or not any(wdir.glob("*.whl")):
         pytest.skip("needs wheels: set MRQ_STANDIN_WHEELS to a directory build.py filled")
     stamp = wdir / ".stamp"
-    if stamp.exists():
-        want = hashlib.sha256((build.HERE / "requirements.txt").read_bytes()).hexdigest()
-        if stamp.read_text() != want:
-            pytest.skip(f"the wheels in {wdir} are for another requirements.txt")
+    if stamp.exists() and stamp.read_text() != build.wheel_stamp(BOOKWORM):
+        pytest.skip(f"the wheels in {wdir} are not bookworm's for this requirements.txt")
     if sys.version_info[:2] != (3, 11) or not Path("/usr/bin/python3").exists():
         pytest.skip("needs Python 3.11 here and in /usr/bin/python3, like the hosts")
     return wdir
@@ -183,7 +297,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     one tree, the wrapper pointed at it (it names /usr/lib/mongodb-standin)."""
     wdir = wheels_or_skip()
     root = tmp_path_factory.mktemp("host")
-    build.stage_runtime(root, RUNTIME_VERSION, wdir)
+    build.stage_runtime(root, RUNTIME_VERSION, wdir, BOOKWORM)
     build.stage_mongodb_org(root, "3.4", RUNTIME_VERSION)
     wrapper = root / "usr/bin/mongod"
     lib = str(root / "usr/lib/mongodb-standin")
@@ -422,3 +536,75 @@ def test_real_mongod_refuses_tls_it_cannot_serve(
     with loopback_mongod([str(root / "usr/bin/mongod")], tmp_path, {"net": net}) as server:
         assert server.proc.wait(timeout=60) == 2
     assert error in server.log.read_text()
+
+
+# ------------------------------- the real trixie runtime (downloads wheels)
+
+
+def index_reachable() -> bool:
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple/").rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{index}/secantusdb/", timeout=15):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def trixie_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trixie runtime staged from cp313 wheels (downloaded unless cached)."""
+    cache = Path(os.environ.get("MRQ_STANDIN_CACHE") or tmp_path_factory.mktemp("cache"))
+    stamp = cache / f"wheels-py{TRIXIE.python}/.stamp"
+    cached = stamp.exists() and stamp.read_text() == build.wheel_stamp(TRIXIE)
+    if not cached and not index_reachable():
+        pytest.skip("needs the package index (PyPI) for the cp313 wheels")
+    wdir = build.wheels(cache, TRIXIE)
+    root = tmp_path_factory.mktemp("trixie")
+    build.stage_runtime(root, build.runtime_package_version(wdir, TRIXIE), wdir, TRIXIE)
+    return root
+
+
+def test_real_trixie_site_holds_cp313_files_and_no_pyc(trixie_root: Path) -> None:
+    site = site_of(trixie_root)
+    control = (trixie_root / "DEBIAN/control").read_text()
+    assert "Depends: python3 (>= 3.13), python3 (<< 3.14)\n" in control
+    assert "~py3.13\n" in control
+    extensions = sorted(p.name for p in site.rglob("*.cpython-*.so"))
+    assert any(name.startswith("_multiarray_umath.cpython-313-") for name in extensions)  # numpy
+    assert all(".cpython-313-x86_64-linux-gnu.so" in name for name in extensions), extensions
+    # Only a build by Python 3.13 can compile them (this one's is 3.11: none).
+    assert bool(list(site.rglob("*.pyc"))) == build.startup_pyc(TRIXIE)
+    assert not [p for p in site.glob("*/**/tests") if p.is_dir()]
+
+
+def python313() -> str:
+    python = shutil.which("python3.13")
+    if not python or subprocess.run([python, "-c", ""], capture_output=True).returncode != 0:
+        pytest.skip("needs a CPython 3.13 as python3.13 on PATH")
+    return python
+
+
+def test_real_trixie_runtime_serves_a_ping_with_python_3_13(
+    trixie_root: Path, tmp_path: Path, loopback_mongod: Any
+) -> None:
+    """Not a trixie host (that is the sandbox's job): a CPython 3.13 here runs
+    the cp313 site, isolated as the wrapper runs it."""
+    python = python313()
+    build.stage_mongodb_org(trixie_root, "7.0", "0")
+    mongod = [python, "-I", "-S", "-B", str(trixie_root / "usr/lib/mongodb-standin/mongod.py")]
+    version = subprocess.run([*mongod, "--version"], capture_output=True, text=True, timeout=60)
+    assert version.stdout == "db version v7.0.16+standin1 (TEST STAND-IN: SecantusDB, not MongoDB)\n"
+    with loopback_mongod(mongod, tmp_path) as server:
+        code = (
+            "import sys; sys.path.insert(0, sys.argv[1]); import numpy, shapely, pymongo; "
+            "c = pymongo.MongoClient(port=int(sys.argv[2]), serverSelectionTimeoutMS=20000); "
+            "print(c.admin.command('ping')['ok'], numpy.__file__.startswith(sys.argv[1]))"
+        )
+        res = subprocess.run(
+            [python, "-I", "-S", "-c", code, str(site_of(trixie_root)), str(server.port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert res.stdout == "1.0 True\n", res.stderr + server.log.read_text()
+    assert server.proc.returncode == 0

@@ -18,7 +18,6 @@ pymongo 3 or 4: this Python's, else the runtime's.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import importlib.util
 import os
 import random
@@ -59,14 +58,14 @@ def runtime(tmp: Path) -> tuple[list[str], Path]:
     wdir = Path(os.environ.get("MRQ_STANDIN_WHEELS") or "/nonexistent")
     if not any(wdir.glob("*.whl")):
         pytest.skip("needs SecantusDB: set MRQ_STANDIN_PYTHON, or MRQ_STANDIN_WHEELS (see test_build.py)")
+    build = load_build()
+    bookworm = build.RELEASES["bookworm"]
     stamp = wdir / ".stamp"
-    want = hashlib.sha256((HERE / "requirements.txt").read_bytes()).hexdigest()
-    if stamp.exists() and stamp.read_text() != want:
-        pytest.skip(f"the wheels in {wdir} are for another requirements.txt")
+    if stamp.exists() and stamp.read_text() != build.wheel_stamp(bookworm):
+        pytest.skip(f"the wheels in {wdir} are not bookworm's for this requirements.txt")
     if sys.version_info[:2] != (3, 11) or not Path("/usr/bin/python3").exists():
         pytest.skip("the runtime from wheels needs Python 3.11 here and in /usr/bin/python3")
-    build = load_build()
-    build.stage_runtime(tmp / "runtime", "0+test", wdir)
+    build.stage_runtime(tmp / "runtime", "0+test", wdir, bookworm)
     lib = tmp / "runtime/usr/lib/mongodb-standin"
     return ["/usr/bin/python3", "-I", "-S", "-B", str(lib / "mongod.py")], lib / "site"
 
