@@ -34,8 +34,8 @@ def make_ca(directory: Path, name: str = "mrq-lab test CA", days: int = 1) -> CA
     ca = CA(directory / "ca.crt", directory / "ca.key")
     subject = ["-subj", f"/CN={name}"]
     # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a CA needs its key usage.
-    usage = ["-addext", "basicConstraints=critical,CA:TRUE"]
-    usage += ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
+    # (openssl.cnf's v3_ca gives basicConstraints; OpenSSL 1.1 would repeat it if added.)
+    usage = ["-addext", "keyUsage=critical,keyCertSign,cRLSign"]
     keys = ["-keyout", str(ca.key), "-out", str(ca.cert)]
     _openssl("req", "-x509", *EC, "-days", str(days), *subject, *usage, *keys)
     return ca
