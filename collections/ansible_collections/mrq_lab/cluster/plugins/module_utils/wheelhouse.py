@@ -16,12 +16,14 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -226,6 +228,38 @@ def build_app(app: Path, target: Target, pip_python: str, work: Path, runner: Ru
     return directory / wheel
 
 
+def metadata(wheel: Path, field: str) -> list[str]:
+    """The values of one field of a wheel's METADATA headers (Requires-Dist...)."""
+    with zipfile.ZipFile(wheel) as whl:
+        meta = next(n for n in whl.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1)
+        text = whl.read(meta).decode()
+    lines = text.split("\n\n", 1)[0].splitlines()  # the headers, not the description
+    return [line.split(":", 1)[1].strip() for line in lines if line.startswith(f"{field}:")]
+
+
+def unmet(wheels: Iterable[Path], target: Target) -> list[str]:
+    """What the wheels require on the target that none of them provides, and wheels
+    whose Requires-Python excludes it (pip resolves markers with the controller's
+    Python: a lock can look complete there and not be)."""
+    wheels = list(wheels)
+    have = {
+        canonicalize_name(parse_wheel_filename(w.name)[0]): parse_wheel_filename(w.name)[1] for w in wheels
+    }
+    env = {**target.environment(), "extra": ""}
+    missing = []
+    for wheel in wheels:
+        for spec in metadata(wheel, "Requires-Python"):
+            if not SpecifierSet(spec).contains(target.environment()["python_full_version"], prereleases=True):
+                missing.append(f"{wheel.name} requires Python {spec}")
+        for req in map(Requirement, metadata(wheel, "Requires-Dist")):
+            if req.marker is not None and not req.marker.evaluate(env):
+                continue
+            version = have.get(canonicalize_name(req.name))
+            if version is None or not req.specifier.contains(version, prereleases=True):
+                missing.append(f"{req} (for {parse_wheel_filename(wheel.name)[0]})")
+    return sorted(set(missing))
+
+
 def collect(
     lock: str, app: Path, target: Target, pip_python: str, work: Path, runner: Runner = run
 ) -> tuple[list[Path], list[str]]:
@@ -237,6 +271,12 @@ def collect(
         app_wheel = pool.submit(build_app, app, target, pip_python, work, runner)
         results = [future.result() for future in fetches]
         wheels = [path for path, _built in results] + [app_wheel.result()]
+    missing = unmet(wheels, target)
+    if missing:
+        raise WheelhouseError(
+            f"the lock does not fit Python {target.python}: {'; '.join(missing)}."
+            " Pin what fits that Python in the lock file."
+        )
     built = sorted(path.name for path, was_built in results if was_built)
     return sorted(wheels, key=lambda path: path.name), built
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tarfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.wheelhouse import 
     fits,
     is_pure,
     pins,
+    unmet,
     write_archive,
 )
 
@@ -32,6 +34,8 @@ DEBIAN_11 = Target("3.9", "x86_64", "2.31")
 DEBIAN_12 = Target("3.11", "x86_64", "2.36")
 DEBIAN_13 = Target("3.13", "x86_64", "2.41")
 ARM_NOBLE = Target("3.12", "aarch64", "2.39")
+UBUNTU_22_04 = Target("3.10", "x86_64", "2.35")
+UBUNTU_24_04 = Target("3.12", "x86_64", "2.39")
 
 # From a wheelhouse built for Python 3.11 x86_64 by `pip wheel`.
 PY311_X86 = [
@@ -96,10 +100,14 @@ def test_python_3_13_gets_the_others():
 
 
 def test_every_python_gets_one_pin_per_package():
+    """The same packages everywhere, and on 3.9 what Flask and zope.event need there."""
+    backports = {"importlib-metadata", "setuptools", "zipp"}
     for python in ("3.9", "3.10", "3.11", "3.12", "3.13"):
         wanted = pins(LOCK, Target(python, "x86_64", "2.36"))
         names = [pin.split("==")[0] for pin in wanted]
-        assert len(names) == len(set(names)) == len(pins(LOCK, DEBIAN_11)), python
+        assert len(names) == len(set(names)), python
+        assert set(names) | backports == {p.split("==")[0] for p in pins(LOCK, DEBIAN_11)}, python
+        assert (backports <= set(names)) == (python == "3.9"), python
     assert "zope.interface==8.6" in pins(LOCK, Target("3.10", "x86_64", "2.35"))
 
 
@@ -197,6 +205,52 @@ def test_a_downloaded_wheel_must_be_the_pinned_release(tmp_path: Path):
         fetch("gevent==26.9.0", DEBIAN_13, "/py", tmp_path, run)
 
 
+# ------------------------------------------------------------------ completeness
+
+
+def fake_wheel(directory: Path, name: str, *requires: str) -> Path:
+    dist, version = name.split("-")[:2]
+    path = directory / name
+    with zipfile.ZipFile(path, "w") as whl:
+        headers = [f"Name: {dist}", f"Version: {version}"] + [f"Requires-Dist: {r}" for r in requires]
+        # The description may quote a Requires-Dist line: not a requirement.
+        whl.writestr(
+            f"{dist}-{version}.dist-info/METADATA", "\n".join(headers) + "\n\nRequires-Dist: nothing\n"
+        )
+    return path
+
+
+def test_a_dependency_only_the_targets_python_needs_is_found_missing(tmp_path: Path):
+    """Flask 3.1 needs importlib-metadata on Python < 3.10: a lock resolved on 3.11 lacks it."""
+    flask = fake_wheel(
+        tmp_path,
+        "flask-3.1.3-py3-none-any.whl",
+        "click>=8.1.3",
+        'importlib-metadata>=3.6.0; python_version < "3.10"',
+        'asgiref>=3.2; extra == "async"',
+    )
+    click = fake_wheel(tmp_path, "click-8.1.8-py3-none-any.whl")
+    assert unmet([flask, click], DEBIAN_13) == []
+    assert unmet([flask, click], DEBIAN_11) == [
+        'importlib-metadata>=3.6.0; python_version < "3.10" (for flask)'
+    ]
+
+
+def test_a_wheel_for_newer_pythons_is_found_out(tmp_path: Path):
+    """A pure wheel built on the controller (3.11) from a release that needs 3.10."""
+    path = tmp_path / "zipp-4.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as whl:
+        whl.writestr("zipp-4.1.0.dist-info/METADATA", "Name: zipp\nVersion: 4.1.0\nRequires-Python: >=3.10\n")
+    assert unmet([path], DEBIAN_13) == []
+    assert unmet([path], DEBIAN_11) == ["zipp-4.1.0-py3-none-any.whl requires Python >=3.10"]
+
+
+def test_a_dependency_at_a_release_the_wheelhouse_lacks_is_found_missing(tmp_path: Path):
+    flask = fake_wheel(tmp_path, "flask-3.1.3-py3-none-any.whl", "click>=8.1.3")
+    click = fake_wheel(tmp_path, "click-8.0.0-py3-none-any.whl")
+    assert unmet([flask, click], DEBIAN_12) == ["click>=8.1.3 (for flask)"]
+
+
 # ------------------------------------------------------------------ the archive
 
 
@@ -234,9 +288,13 @@ def pypi_reachable() -> bool:
     [
         (DEBIAN_13, "pymongo-3.13.0-py3-none-any.whl", "gevent-26.9.0-cp313-cp313-"),
         (DEBIAN_11, "pymongo-3.13.0-cp39-cp39-manylinux", "gevent-25.9.1-cp39-cp39-"),
+        (UBUNTU_22_04, "pymongo-3.13.0-cp310-cp310-manylinux", "gevent-26.9.0-cp310-cp310-"),
+        (UBUNTU_24_04, "pymongo-3.13.0-py3-none-any.whl", "gevent-26.9.0-cp312-cp312-"),
     ],
 )
 def test_the_wheelhouse_from_pypi(tmp_path: Path, target: Target, pymongo: str, gevent: str):
+    """The lock's pins for the target are complete (build() checks every wheel's
+    dependencies for that Python) and come as wheels that target takes."""
     dest = tmp_path / "wheelhouse" / "release-x86_64.tar"
     wheels, built = build(LOCK, APP, target, sys.executable, dest)
     with tarfile.open(dest) as tar:
@@ -246,6 +304,6 @@ def test_the_wheelhouse_from_pypi(tmp_path: Path, target: Target, pymongo: str, 
     assert any(wheel.startswith(pymongo) for wheel in wheels)
     assert any(wheel.startswith(gevent) for wheel in wheels)
     assert "mrq-0.9.10-py3-none-any.whl" in wheels
-    assert ("pymongo-3.13.0-py3-none-any.whl" in built) == (target == DEBIAN_13)
+    assert ("pymongo-3.13.0-py3-none-any.whl" in built) == (target.python in ("3.12", "3.13"))
     assert all(is_pure(wheel) for wheel in built)
     assert sorted(p.name for p in dest.parent.iterdir()) == [dest.name]  # no work directory left
