@@ -15,7 +15,10 @@ It takes the sandbox for itself (stops every sandbox host first) and leaves it
 down. MongoDB in these runs is the TEST STAND-IN: its package install is part
 of the cold converge here, not a MongoDB figure.
 
-  tests/timings.py [--tree DIR[=S1,S2]]... [--reruns N] [--skip-cluster]
+`--release R` runs the one-host part on a host of that Debian release (bookworm
+or trixie: the stand-in cannot run on bullseye's Python 3.9).
+
+  tests/timings.py [--tree DIR[=S1,S2]]... [--reruns N] [--skip-cluster] [--release R]
 """
 
 from __future__ import annotations
@@ -82,15 +85,17 @@ def playbook_env(tree: Path, strategy: str) -> dict[str, str]:
     return env
 
 
-def one_host(tree: Path, res: Result, strategies: list[str], reruns: int) -> None:
+def one_host(tree: Path, res: Result, strategies: list[str], reruns: int, release: str) -> None:
     for strategy in strategies:
         env = playbook_env(tree, strategy)
         sh(SANDBOX, "down")
-        sh(SANDBOX, "up", "mrq-demo=10.231.7.100")
+        sh(SANDBOX, "up", f"mrq-demo=10.231.7.100@{release}")
+        releases = [] if release == "bookworm" else ["--release", "bookworm", "--release", release]
         sh(
             tree / ".venv/bin/python",
             tree / "tests/mongodb-standin/build.py",
             *STANDIN,
+            *releases,
             "--series",
             "3.4",
             cwd=tree,
@@ -181,6 +186,7 @@ def main() -> None:
     )
     parser.add_argument("--reruns", type=int, default=3)
     parser.add_argument("--skip-cluster", action="store_true")
+    parser.add_argument("--release", default="bookworm", choices=["bookworm", "trixie"])
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("timings: run as root (sandbox hosts)")
@@ -189,8 +195,8 @@ def main() -> None:
         for arg in args.tree or [str(HERE)]:
             path, _, names = arg.partition("=")
             tree, strategies = Path(path).resolve(), names.split(",") if names else [""]
-            res = Result(label=tree.name)
-            one_host(tree, res, strategies, args.reruns)
+            res = Result(label=tree.name if args.release == "bookworm" else f"{tree.name} ({args.release})")
+            one_host(tree, res, strategies, args.reruns, args.release)
             if not args.skip_cluster:
                 cluster(tree, res, strategies, args.reruns)
             results.append(res)
