@@ -1,7 +1,8 @@
 """Certificates the user provides (PEM text), checked on the controller before any
 change: the key is the certificate's, the CA signed it (when the role is given
-the CA), it is valid now, and it names the address a client connects to (parsed
-as an address, or a DNS name).
+the CA), it is valid now, it names the address a client connects to (parsed
+as an address, or a DNS name), and it has what a strict verifier asks for
+(Python 3.13's default TLS context: OpenSSL's X509_STRICT).
 """
 
 from __future__ import annotations
@@ -95,3 +96,32 @@ def covers(cert_pem: Any, address: str) -> bool:
         ):
             return True
     return False
+
+
+def _extension(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extension[Any] | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def strict_problems(prefix: str, ca_pem: Any, cert_pem: Any) -> list[str]:
+    """What a strict verifier (OpenSSL's X509_STRICT, which Python 3.13's default
+    TLS context sets) refuses in a CA (`{prefix}_ca_cert`) and the server
+    certificate it signed (`{prefix}_cert`), which a lenient one accepts."""
+    problems: list[str] = []
+    ca = _cert(ca_pem, f"{prefix}_ca_cert", problems)
+    cert = _cert(cert_pem, f"{prefix}_cert", problems)
+    if ca is not None:
+        label = f"{prefix}_ca_cert"
+        basic = _extension(ca, x509.BasicConstraints)
+        if basic is None or not basic.critical:
+            problems.append(f"{label}: its basicConstraints (CA:TRUE) is missing or not critical")
+        usage = _extension(ca, x509.KeyUsage)
+        if usage is None or not usage.value.key_cert_sign:
+            problems.append(f"{label}: no keyUsage extension with keyCertSign")
+        if _extension(ca, x509.SubjectKeyIdentifier) is None:
+            problems.append(f"{label}: no subjectKeyIdentifier")
+    if cert is not None and _extension(cert, x509.AuthorityKeyIdentifier) is None:
+        problems.append(f"{prefix}_cert: no authorityKeyIdentifier")
+    return problems

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from ansible_collections.mrq_lab.cluster.plugins.module_utils.tls import (
     covers,
     keypair_problems,
     names,
     server_problems,
+    strict_problems,
 )
 from pki import make_ca, make_cert
 
@@ -64,3 +67,49 @@ def test_names_and_addresses_a_certificate_covers(pki):
     assert not covers(pki["cert"], "10.0.10.11")
     assert not covers(pki["cert"], "::1")
     assert not covers(pki["stranger"], "127.0.0.1")
+
+
+def test_the_throw_away_pki_passes_a_strict_verifier(pki):
+    assert strict_problems("redis_tls", pki["ca"], pki["cert"]) == []
+
+
+def test_a_ca_and_certificate_made_without_extensions_are_refused_strictly(tmp_path):
+    """openssl's plain commands (as the example's README once said): Python 3.13 refuses them."""
+    ca_key, ca_crt, key, csr, crt = (tmp_path / n for n in ("ca.key", "ca.crt", "s.key", "s.csr", "s.crt"))
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    config = tmp_path / "empty.cnf"
+    config.write_text("[req]\ndistinguished_name = dn\n[dn]\n")  # no v3_ca defaults
+    openssl = ["openssl", "req", "-config", str(config)]
+    subprocess.run([*openssl, "-x509", *ec, "-subj", "/CN=ca", "-keyout", ca_key, "-out", ca_crt], check=True)
+    subprocess.run([*openssl, *ec, "-subj", "/CN=s", "-keyout", key, "-out", csr], check=True)
+    subprocess.run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca_crt,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            crt,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert strict_problems("redis_tls", ca_crt.read_text(), crt.read_text()) == [
+        "redis_tls_ca_cert: its basicConstraints (CA:TRUE) is missing or not critical",
+        "redis_tls_ca_cert: no keyUsage extension with keyCertSign",
+        "redis_tls_ca_cert: no subjectKeyIdentifier",
+        "redis_tls_cert: no authorityKeyIdentifier",
+    ]
+
+
+def test_strict_checks_do_not_take_garbage():
+    assert strict_problems("mongodb_tls", "x", "y") == [
+        "mongodb_tls_ca_cert: not a PEM certificate",
+        "mongodb_tls_cert: not a PEM certificate",
+    ]
