@@ -90,12 +90,10 @@ def one_host(tree: Path, res: Result, strategies: list[str], reruns: int, releas
         env = playbook_env(tree, strategy)
         sh(SANDBOX, "down")
         sh(SANDBOX, "up", f"mrq-demo=10.231.7.100@{release}")
-        releases = [] if release == "bookworm" else ["--release", "bookworm", "--release", release]
         sh(
             tree / ".venv/bin/python",
             tree / "tests/mongodb-standin/build.py",
             *STANDIN,
-            *releases,
             "--series",
             "3.4",
             cwd=tree,

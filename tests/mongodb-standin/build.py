@@ -12,8 +12,8 @@ MONGODB_ORG_FILES below say where each goes). Output, under --out:
   apt/debian/pool/main/m/mongodb-org/<release>/    mongodb-org .debs (Depends: that release's runtime)
   standin-key.asc                                  the public key (new every build)
 
-Each --release (see RELEASES) gets its suites and a runtime built for its
-/usr/bin/python3.
+Each --release (see RELEASES; all of them by default) gets its suites and a
+runtime built for its /usr/bin/python3.
 
 --newer-in-suite also puts the next series' mongodb-org into each suite, so
 tests can prove that the role's pin keeps a routine upgrade on its series.
@@ -35,6 +35,9 @@ from string import Template
 from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1] / "collections"))
+from ansible_collections.mrq_lab.cluster.plugins.module_utils import wheelhouse  # noqa: E402
+
 RUNTIME = "mongodb-standin-runtime"
 
 
@@ -52,7 +55,6 @@ REFUSED = {
     "bullseye": "bullseye ships Python 3.9; SecantusDB 0.7.0b3 needs Python >= 3.10 "
     "(and the pinned numpy, pymongo, shapely and python-dateutil need >= 3.11)",
 }
-DEFAULT_RELEASE = "bookworm"
 # The version each stand-in series claims (the series' last patch release, or
 # a recent one), with a +standin suffix so nobody mistakes it for MongoDB's.
 VERSIONS = {
@@ -158,15 +160,9 @@ def deb(stage: Path, out: Path) -> Path:
 
 def pip_target(target: Target) -> tuple[str, ...]:
     """pip's options that pick the wheels `target` runs (CPython, x86_64, any
-    manylinux its glibc accepts) rather than the running Python's."""
-    major, minor = map(int, target.glibc.split("."))
-    manylinux = [f"manylinux_{major}_{m}_x86_64" for m in range(minor, 16, -1)]
-    platforms = [*manylinux, "manylinux2014_x86_64"]  # pip adds manylinux2010 and manylinux1
-    abi = "cp" + target.python.replace(".", "")
-    options = ["--python-version", target.python, "--implementation", "cp", "--abi", abi]
-    for tag in platforms:
-        options += ["--platform", tag]
-    return tuple(options)
+    manylinux its glibc accepts) rather than the running Python's: the same as
+    the MRQ wheelhouse's (mrq_lab.cluster's module_utils/wheelhouse.py)."""
+    return tuple(wheelhouse.pip_target_options(wheelhouse.Target(target.python, "x86_64", target.glibc)))
 
 
 def wheel_stamp(target: Target) -> str:
@@ -348,7 +344,7 @@ def write_suite(repo: Path, release: str, series: str, debs: list[Path], fpr: st
 
 def releases(parser: argparse.ArgumentParser, given: list[str] | None) -> list[str]:
     """The --release values in order, once each; refused or unknown ones stop the build."""
-    wanted = list(dict.fromkeys(given or [DEFAULT_RELEASE]))
+    wanted = list(dict.fromkeys(given or RELEASES))
     for release in wanted:
         if release in REFUSED:
             parser.error(f"--release {release}: {REFUSED[release]}")
@@ -364,7 +360,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="served directory to write")
     parser.add_argument("--cache", type=Path, required=True, help="where wheels are kept")
     parser.add_argument(
-        "--release", action="append", help=f"repeatable; {', '.join(RELEASES)} (default {DEFAULT_RELEASE})"
+        "--release", action="append", help=f"repeatable; {', '.join(RELEASES)} (default: all of them)"
     )
     parser.add_argument("--series", action="append", required=True, choices=list(VERSIONS))
     parser.add_argument("--newer-in-suite", action="store_true")

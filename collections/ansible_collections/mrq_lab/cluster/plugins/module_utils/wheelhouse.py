@@ -140,12 +140,16 @@ def is_wheel_of(wheel: str, pin: str) -> bool:
     return name == canonicalize_name(req.name) and req.specifier.contains(str(version), prereleases=True)
 
 
-def download_command(pip_python: str, target: Target, pin: str, directory: Path) -> list[str]:
+def pip_target_options(target: Target) -> list[str]:
+    """pip's options that pick the wheels the target takes, not the running Python's."""
     platforms = [arg for tag in target.platforms() for arg in ("--platform", tag)]
+    return ["--python-version", target.python, "--implementation", "cp", "--abi", target.cp, *platforms]
+
+
+def download_command(pip_python: str, target: Target, pin: str, directory: Path) -> list[str]:
     return [
         *(pip_python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:"),
-        *("--python-version", target.python, "--implementation", "cp", "--abi", target.cp),
-        *platforms,
+        *pip_target_options(target),
         *("-d", str(directory), pin),
     ]
 
