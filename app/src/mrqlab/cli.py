@@ -22,6 +22,11 @@ def _prepare() -> None:
 
 
 def worker() -> None:
+    import sys
+
+    from mrqlab.raw import resolve_processes
+
+    sys.argv = resolve_processes(sys.argv)
     _prepare()
     from mrq.bin.mrq_worker import main
 

@@ -43,6 +43,10 @@ MIN_PASSWORD = 12
 # Unit instance names, queue and database names: letters, digits and a few signs.
 NAME = re.compile(r"[A-Za-z0-9_]+\Z")
 QUEUE = re.compile(r"[A-Za-z0-9_.:-]+\Z")
+TASK_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
+# MRQ 0.9.10's raw queue kinds, longest suffix first (Queue.get_queue_type).
+RAW_KINDS = ("timed_set", "sorted_set", "set", "raw")
+RAW_QUEUE_KEYS = frozenset({"name", "task", "param", "retry_queue", "store_jobs"})
 USER = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
 # Redis sizes: 0, 100, 256mb, 2gb, 1GB...
 SIZE = re.compile(r"(0|[1-9][0-9]*(k|kb|m|mb|g|gb)?)\Z", re.IGNORECASE)
@@ -374,6 +378,7 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
     p.each("mrq_scheduler_queues", QUEUE, "queue names: letters, digits, _ . : -")
     if not NAME.match(str(v.get("mrq_mongodb_database"))):
         p.add("mrq_mongodb_database", "a database name of letters, digits and _")
+    raw_names = raw_queue_problems(p, v.get("mrq_raw_queues"))
     groups = v.get("mrq_worker_groups")
     groups = [g if isinstance(g, Mapping) else {} for g in groups] if isinstance(groups, list) else []
     names = [g.get("name") for g in groups]
@@ -390,10 +395,16 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
         for queue in queues if isinstance(queues, list) else []:
             if not isinstance(queue, str) or not QUEUE.match(queue):
                 p.refuse(f"{label}.queues", queue, "letters, digits, _ . : -")
-        for key, low in (("greenlets", 1), ("processes", 0)):
-            value = as_int(group.get(key))
-            if value is None or value < low:
-                p.refuse(f"{label}.{key}", group.get(key), f"an integer >= {low}")
+        for queue in queues if isinstance(queues, list) else []:
+            if isinstance(queue, str) and raw_kind(queue) and queue not in raw_names:
+                p.refuse(f"{label}.queues", queue, "a raw queue (by its suffix) that mrq_raw_queues defines")
+        # Left out: the argument spec's defaults (the template's too).
+        greenlets = as_int(group.get("greenlets", 20))
+        if greenlets is None or greenlets < 1:
+            p.refuse(f"{label}.greenlets", group.get("greenlets"), "an integer >= 1")
+        processes = group.get("processes", 0)
+        if processes != "auto" and (as_int(processes) is None or as_int(processes) < 0):
+            p.refuse(f"{label}.processes", processes, "an integer >= 0, or auto (one per CPU)")
     for path, settings in _items(v.get("mrq_tasks")):
         if not isinstance(settings, Mapping):
             p.refuse(f"mrq_tasks[{path!r}]", settings, "a dict of timeout, max_retries")
@@ -403,6 +414,47 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
             if low is None or number is None or number < low:
                 p.refuse(f"mrq_tasks[{path!r}].{key}", value, "timeout (seconds >= 1) or max_retries (>= 0)")
     return p.found
+
+
+def raw_kind(queue: str) -> str:
+    """The raw queue kind MRQ 0.9.10 reads from a queue name's suffix ("" for regular)."""
+    return next((kind for kind in RAW_KINDS if queue.endswith(f"_{kind}")), "")
+
+
+def raw_queue_problems(p: Problems, queues: Any) -> list[str]:
+    """mrq_raw_queues; returns the names defined."""
+    if not isinstance(queues, list):
+        p.add("mrq_raw_queues", "a list of {name, task, retry_queue, param, store_jobs}")
+        return []
+    entries = [q if isinstance(q, Mapping) else {} for q in queues]
+    names = [q.get("name") for q in entries]
+    for queue in entries:
+        name = queue.get("name")
+        label = f"mrq_raw_queues[{name!r}]"
+        if not isinstance(name, str) or not QUEUE.match(name) or not raw_kind(name):
+            p.refuse(
+                "mrq_raw_queues",
+                name,
+                "a queue name (letters, digits, _ . : -) ending in _raw, _set, _sorted_set or _timed_set",
+            )
+        elif names.count(name) > 1:
+            p.refuse("mrq_raw_queues", name, "a name used twice; names are unique")
+        if not isinstance(queue.get("task"), str) or not TASK_PATH.match(queue["task"]):
+            p.refuse(f"{label}.task", queue.get("task"), "a task's dotted path, e.g. tasks_push.task1")
+        retry = queue.get("retry_queue")
+        if not isinstance(retry, str) or not QUEUE.match(retry) or raw_kind(retry):
+            p.refuse(
+                f"{label}.retry_queue", retry, "a regular queue (letters, digits, _ . : -; no raw suffix)"
+            )
+        param = queue.get("param", "")
+        if not isinstance(param, str) or (param and not NAME.match(param)):
+            p.refuse(f"{label}.param", param, "empty, or a name of letters, digits and _")
+        if not isinstance(queue.get("store_jobs", True), bool):
+            p.refuse(f"{label}.store_jobs", queue.get("store_jobs"), "true or false")
+        unknown = sorted(set(queue) - RAW_QUEUE_KEYS)
+        if unknown:
+            p.refuse(label, ", ".join(map(str, unknown)), f"only {', '.join(sorted(RAW_QUEUE_KEYS))}")
+    return [n for n in names if isinstance(n, str)]
 
 
 def dashboard_tls_problems(p: Problems) -> None:

@@ -67,7 +67,20 @@ VALID: dict[str, dict[str, Any]] = {
         "mrq_failed_ttl": 15552000,
         "mrq_scheduler_queues": ["task1", "task2"],
         "mrq_mongodb_database": "mrq",
-        "mrq_worker_groups": [{"name": "task1", "queues": ["task1"], "greenlets": 5, "processes": 0}],
+        "mrq_worker_groups": [
+            {"name": "task1", "queues": ["task1"], "greenlets": 5, "processes": 0},
+            {
+                "name": "fast",
+                "queues": ["task1_raw", "task1_timed_set"],
+                "greenlets": 50,
+                "processes": "auto",
+            },
+            {"name": "defaults", "queues": ["task2"]},  # greenlets 20, processes 0
+        ],
+        "mrq_raw_queues": [
+            {"name": "task1_raw", "task": "tasks_push.task1", "retry_queue": "task1", "store_jobs": False},
+            {"name": "task1_timed_set", "task": "tasks_push.task1", "retry_queue": "task1", "param": "at"},
+        ],
         "mrq_tasks": {"tasks_push.task1": {"timeout": 300, "max_retries": 5}},
         "mrq_dashboard_allow": ["192.168.1.0/24"],
     },
@@ -77,6 +90,11 @@ VALID: dict[str, dict[str, Any]] = {
         "groups": {"all": ["w1", "cache1"]},
     },
 }
+
+
+def raw(**settings: Any) -> dict[str, Any]:
+    """A valid mrq_raw_queues entry, with `settings` changed."""
+    return {"name": "task1_raw", "task": "tasks_push.task1", "retry_queue": "task1", **settings}
 
 
 def problems(role: str, **overrides: Any) -> list[str]:
@@ -206,6 +224,32 @@ NO_KEY = {"mongodb_tls_key": "not a key"}
             {"mrq_worker_groups": [{"name": "w", "queues": ["q"], "greenlets": 1, "processes": 0}] * 2},
             "twice",
         ),
+        (
+            "mrq",
+            {"mrq_worker_groups": [{"name": "w", "queues": ["q"], "greenlets": 1, "processes": "all"}]},
+            "processes",
+        ),
+        (
+            "mrq",
+            {
+                "mrq_worker_groups": [
+                    {"name": "w", "queues": ["undefined_raw"], "greenlets": 1, "processes": 0}
+                ]
+            },
+            "mrq_raw_queues defines",
+        ),
+        ("mrq", {"mrq_worker_groups": [{"name": "w", "queues": ["q"], "greenlets": None}]}, "greenlets"),
+        ("mrq", {"mrq_raw_queues": [raw(name="task1")]}, "ending in _raw"),
+        ("mrq", {"mrq_raw_queues": [raw(name="a b_raw")]}, "ending in _raw"),
+        ("mrq", {"mrq_raw_queues": [raw(), raw()]}, "twice"),
+        ("mrq", {"mrq_raw_queues": [raw(task="task1")]}, ".task"),
+        ("mrq", {"mrq_raw_queues": [raw(task="tasks_push.task1; rm")]}, ".task"),
+        ("mrq", {"mrq_raw_queues": [raw(retry_queue="other_raw")]}, ".retry_queue"),
+        ("mrq", {"mrq_raw_queues": [raw(retry_queue=None)]}, ".retry_queue"),
+        ("mrq", {"mrq_raw_queues": [raw(param="a-b")]}, ".param"),
+        ("mrq", {"mrq_raw_queues": [raw(store_jobs="no")]}, ".store_jobs"),
+        ("mrq", {"mrq_raw_queues": [raw(statuses_no_storage=["started"])]}, "statuses_no_storage"),
+        ("mrq", {"mrq_raw_queues": {"task1_raw": {}}}, "mrq_raw_queues"),
         ("mrq", {"mrq_tasks": {"t": {"timeout": 0}}}, "mrq_tasks['t'].timeout"),
         ("mrq", {"mrq_tasks": {"t": {"retries": 3}}}, "mrq_tasks['t'].retries"),
         ("redis", {"redis_allow": ["10.0.20.1/24"]}, "redis_allow"),
