@@ -9,7 +9,10 @@ Run with the MRQ venv's Python, as the service user. Prints JSON; exit 1 on time
                                                    (a missing job counts as "missing")
   mrq_probe.py direct - -                          MRQ as task code imports it (no entry point):
                                                    mrq.agent imports, a 6 s BLPOP returns empty
-`queue` and `direct` rely on the venv's mrqlab-compat.pth for MRQ's fixes, as task code does.
+  mrq_probe.py raw QUEUE VALUE [--result REGEX]    put VALUE on the raw queue QUEUE; wait for its
+                                                   job (stored once taken) to succeed
+  mrq_probe.py stored QUEUE -                      how many jobs of the raw queue QUEUE MongoDB holds
+`queue`, `raw` and `direct` rely on the venv's mrqlab-compat.pth for MRQ's fixes, as task code does.
 """
 
 import argparse
@@ -23,7 +26,7 @@ import time
 import pymongo
 
 parser = argparse.ArgumentParser()
-parser.add_argument("what", choices=["recent", "job", "queue", "batch", "direct"])
+parser.add_argument("what", choices=["recent", "job", "queue", "batch", "direct", "raw", "stored"])
 parser.add_argument("arg1")
 parser.add_argument("arg2")
 parser.add_argument("--result", default=None)
@@ -58,13 +61,21 @@ if args.what == "queue":
     print(json.dumps({"ok": True, "queued": len(queued)}))
     sys.exit(0)
 
+if args.what == "raw":
+    from mrq.context import setup_context
+
+    setup_context(file_path=args.config, config_type="run", sources=("file",))
+    from mrq.job import queue_raw_jobs
+
+    queue_raw_jobs(args.arg1, [args.arg2])
+
 uri = runpy.run_path(args.config)["MONGODB_JOBS"]
 jobs = pymongo.MongoClient(uri, serverSelectionTimeoutMS=5000).get_default_database().mrq_jobs
 deadline = time.time() + args.timeout
 
 
 def show(doc):
-    out = {k: doc.get(k) for k in ("path", "params", "queue", "status", "result", "retry_count")}
+    out = {k: doc.get(k) for k in ("path", "params", "queue", "raw_queue", "status", "result", "retry_count")}
     out["_id"] = str(doc["_id"])
     if doc.get("status") == "success" and doc.get("dateupdated") and doc.get("datequeued"):
         out["latency_s"] = round((doc["dateupdated"] - doc["datequeued"]).total_seconds(), 3)
@@ -85,6 +96,22 @@ while True:
         if len(found) >= args.count:
             print(json.dumps({"ok": True, "jobs": found}))
             sys.exit(0)
+    elif args.what == "stored":
+        print(json.dumps({"ok": True, "stored": jobs.count_documents({"raw_queue": args.arg1})}))
+        sys.exit(0)
+    elif args.what == "raw":
+        # The value is the params, or the one value of {param: value}.
+        found = [
+            show(d)
+            for d in jobs.find({"raw_queue": args.arg1})
+            if args.arg2 == d.get("params")
+            or (isinstance(d.get("params"), dict) and list(d["params"].values()) == [args.arg2])
+        ]
+        done = [j for j in found if j["status"] == "success"]
+        if done:
+            ok = args.result is None or re.fullmatch(args.result, str(done[0]["result"]))
+            print(json.dumps({"ok": bool(ok), "job": done[0]}))
+            sys.exit(0 if ok else 1)
     elif args.what == "batch":
         from bson import ObjectId
 
