@@ -44,6 +44,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(HERE / "tests/sandbox"))
+from mrqsandbox.config import SSH_OPTS  # noqa: E402  (the sandbox tool's, for the same hosts)
+
 SANDBOX = HERE / "tests/sandbox/sandbox.py"
 INVENTORY = HERE / "tests/bench/inventory/hosts.yml"
 DRAIN = HERE / "tests/bench/drain.py"
@@ -63,21 +66,7 @@ class Host:
     key: str = KEY
 
     def run(self, command: str, stdin: str = "") -> str:
-        argv = [
-            "ssh",
-            "-i",
-            self.key,
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "BatchMode=yes",
-            f"{self.user}@{self.address}",
-            command,
-        ]
+        argv = ["ssh", "-i", self.key, *SSH_OPTS, f"{self.user}@{self.address}", command]
         res = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=3600)
         if res.returncode != 0:
             sys.exit(f"bench: on {self.name}: {command}\n{res.stdout[-3000:]}{res.stderr[-3000:]}")
@@ -179,81 +168,43 @@ def plan(hosts: dict[str, Host], groups: dict[str, list[str]], sweep: list[int])
     where = "Redis on the worker's host" if local else "Redis on another host"
     shipped, tuned = group_shape(main, "shipped"), group_shape(main, "tuned")
     raw = f"raw no-storage queue, {where}"
+
+    def bare(key: str, label: str, shape: tuple[str, int, str]) -> Config:
+        return Config(
+            key, f"{key}. bare MRQ, {label}; {raw}", main, "raw", bare=bare_args(*shape), shape=shape[:2]
+        )
+
+    def unit(key: str, label: str, group: str, shape: tuple[str, int, str], host: Host = main) -> Config:
+        kind = "regular" if group == "bench" else "raw"
+        return Config(
+            key,
+            f"{key}. mrq-worker@{group}, {label}",
+            host,
+            kind,
+            unit=f"mrq-worker@{group}",
+            shape=shape[:2],
+        )
+
+    seed = ("0", 5, "DEBUG")
     configs = [
-        Config(
-            "a",
-            f"a. bare MRQ, seed shape (1 process x 5 greenlets, DEBUG); {raw}",
-            main,
-            "raw",
-            bare=bare_args("0", 5, "DEBUG"),
-            shape=("0", 5),
-        ),
-        Config(
-            "a'",
-            f"a'. bare MRQ, b's shape ({shape_text(shipped)}); {raw}",
-            main,
-            "raw",
-            bare=bare_args(*shipped),
-            shape=shipped[:2],
-        ),
-        Config(
-            "b",
-            f"b. mrq-worker@shipped, shipped defaults ({shape_text(shipped)}); {raw}",
-            main,
-            "raw",
-            unit="mrq-worker@shipped",
-            shape=shipped[:2],
-        ),
-        Config(
-            "c'",
-            f"c'. bare MRQ, c's shape ({shape_text(tuned)}); {raw}",
-            main,
-            "raw",
-            bare=bare_args(*tuned),
-            shape=tuned[:2],
-        ),
-        Config(
-            "c",
-            f"c. mrq-worker@tuned, tuned profile ({shape_text(tuned)}); {raw}",
-            main,
-            "raw",
-            unit="mrq-worker@tuned",
-            shape=tuned[:2],
-        ),
-        Config(
-            "d",
-            "d. mrq-worker@bench, shipped defaults; REGULAR queue, bound by the TEST STAND-IN's storage",
-            main,
-            "regular",
-            unit="mrq-worker@bench",
-            shape=shipped[:2],
-        ),
+        bare("a", f"seed shape ({shape_text(seed)})", seed),
+        bare("a'", f"b's shape ({shape_text(shipped)})", shipped),
+        unit("b", f"shipped defaults ({shape_text(shipped)}); {raw}", "shipped", shipped),
+        bare("c'", f"c's shape ({shape_text(tuned)})", tuned),
+        unit("c", f"tuned profile ({shape_text(tuned)}); {raw}", "tuned", tuned),
+        unit("d", "shipped defaults; REGULAR queue, bound by the TEST STAND-IN's storage", "bench", shipped),
     ]
     remote = [h for h in workers if h not in groups["redis"] and hosts[h] is not main]
     if remote:
         other = hosts[remote[0]]
         configs += [
-            Config(
-                "e",
-                f"e. mrq-worker@shipped on {other.name}, Redis on another host",
-                other,
-                "raw",
-                unit="mrq-worker@shipped",
-                shape=shipped[:2],
-            ),
-            Config(
-                "e'",
-                f"e'. mrq-worker@tuned on {other.name}, Redis on another host",
-                other,
-                "raw",
-                unit="mrq-worker@tuned",
-                shape=tuned[:2],
-            ),
+            unit("e", f"on {other.name}, Redis on another host", "shipped", shipped, other),
+            unit("e'", f"on {other.name}, Redis on another host", "tuned", tuned, other),
         ]
     for processes in SWEEP_PROCESSES:
         for greenlets in sweep:
-            bare = bare_args(processes, greenlets, "INFO")
-            same = next((c for c in configs if c.bare == bare), None)  # measured once, shown twice
+            args = bare_args(processes, greenlets, "INFO")
+            same = next((c for c in configs if c.bare == args), None)  # measured once, shown twice
             if same:
                 same.in_sweep = True
                 continue
@@ -263,7 +214,7 @@ def plan(hosts: dict[str, Host], groups: dict[str, list[str]], sweep: list[int])
                     f"bare MRQ, INFO, processes {processes}, {greenlets} greenlets; {raw}",
                     main,
                     "raw",
-                    bare=bare,
+                    bare=args,
                     shape=(processes, greenlets),
                     in_sweep=True,
                 )
