@@ -2,7 +2,8 @@
 """bench: how fast MRQ drains jobs as this project deploys it, against bare MRQ,
 in one run on the same sandbox hosts (`./mrq-lab bench`).
 
-Provisions tests/bench/inventory (two sandbox hosts: mrq-bench1 with Redis, MongoDB
+Provisions (after `./mrq-lab bench` has built the stand-in repository that the
+sandbox serves) tests/bench/inventory (two sandbox hosts: mrq-bench1 with Redis, MongoDB
 - the TEST STAND-IN - and workers; mrq-bench2 with workers only) with playbook.yml,
 then drains --jobs values off the raw no-storage queue bench_raw, --runs times per
 configuration (the median is reported; in rounds, each configuration once per round),
@@ -128,18 +129,6 @@ def provision() -> None:
     log("sandbox hosts mrq-bench1, mrq-bench2 (every other sandbox host is stopped first)")
     sh(SANDBOX, "down")
     sh(SANDBOX, "up", "mrq-bench1=10.231.7.110", "mrq-bench2=10.231.7.111")
-    if os.environ.get("MRQ_LAB_MONGODB_REPO") != "official":
-        log("the TEST STAND-IN mongodb-org repository (SecantusDB, not MongoDB)")
-        sh(
-            sys.executable,
-            HERE / "tests/mongodb-standin/build.py",
-            "--out",
-            "/var/cache/mrq-sandbox/www/mongodb-standin",
-            "--cache",
-            "/var/cache/mrq-sandbox/mongodb-standin",
-            "--series",
-            "3.4",
-        )
     log("ansible-playbook -i tests/bench/inventory/hosts.yml playbook.yml")
     t0 = time.monotonic()
     sh(BIN / "ansible-playbook", "-i", INVENTORY, "playbook.yml")
@@ -256,7 +245,7 @@ def measure_once(config: Config, all_hosts: list[Host], jobs: int, regular_jobs:
         queue,
         str(n),
     ]
-    drain += ["--runs", "1", "--settle", str(SETTLE)]
+    drain += ["--settle", str(SETTLE)]
     if config.unit:
         host.run(f"systemctl start {config.unit} && systemctl is-active {config.unit}")
         drain += ["--unit", config.unit]

@@ -1,21 +1,21 @@
 """drain.py: the host side of tests/bench/bench.py. Run on a deployed MRQ host with the
 MRQ venv's Python, as the service user (it reads /etc/mrq/mrq-config.py); prints one
-JSON line per run. A benchmark: it prints numbers and asserts nothing about them.
+JSON line. A benchmark: it prints numbers and asserts nothing about them.
 
-  drain.py raw QUEUE N [--runs R] (--unit UNIT | --bare ARGS)
-      R times: put N values on the raw queue QUEUE at once (a RENAME of a list filled
+  drain.py raw QUEUE N (--unit UNIT | --bare ARGS) [--settle S]
+      Put N values on the raw queue QUEUE at once (a RENAME of a list filled
       beforehand, so that filling costs the worker nothing), then time from the first
       value taken to the queue being empty. At that moment at most processes x
       greenlets jobs still run (each a few microseconds).
-  drain.py regular QUEUE N [--runs R] --unit UNIT
-      R times: queue N tasks_push.task1 jobs on the regular queue QUEUE (MongoDB), time
+  drain.py regular QUEUE N --unit UNIT [--settle S]
+      Queue N tasks_push.task1 jobs on the regular queue QUEUE (MongoDB), time
       from the first queued to all N `success` (the queue's Redis side polled until
       empty, then MongoDB for the last few running).
   --bare ARGS starts MRQ's own `mrq-worker ARGS --config ... QUEUE` from the venv (no
   systemd, no mrqlab wrapper; the venv's .pth applies the same compat fixes) for the
-  runs, then stops it. CPU over the timed window: utime+stime of the worker's process
-  tree and of mongod's (if on this host), Redis's own count (INFO cpu, wherever it
-  runs). Every wait is bounded.
+  run, then stops it; --settle gives the worker S seconds to start first. CPU over the
+  timed window: utime+stime of the worker's process tree and of mongod's (if on this
+  host), Redis's own count (INFO cpu, wherever it runs). Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -155,12 +155,11 @@ def main() -> None:
     parser.add_argument("kind", choices=["raw", "regular"])
     parser.add_argument("queue")
     parser.add_argument("jobs", type=int)
-    parser.add_argument("--runs", type=int, default=3)
     worker = parser.add_mutually_exclusive_group(required=True)
     worker.add_argument("--unit", help="the deployed unit draining QUEUE, e.g. mrq-worker@shipped")
     worker.add_argument("--bare", help="mrq-worker's arguments, e.g. '--greenlets 5 --log_level DEBUG'")
     parser.add_argument("--log", default="/tmp/mrq-bench-bare.log", help="the bare worker's output")
-    parser.add_argument("--settle", type=float, default=0, help="seconds to wait before the first run")
+    parser.add_argument("--settle", type=float, default=0, help="seconds the worker gets to start")
     args = parser.parse_args()
     if args.kind == "regular" and args.bare:
         parser.error("regular runs drain with a deployed unit (--unit)")
@@ -177,10 +176,9 @@ def main() -> None:
         if pid <= 0:
             sys.exit(f"drain.py: {args.unit} is not running")
         time.sleep(args.settle)
-        for _ in range(args.runs):
-            if proc and proc.poll() is not None:
-                sys.exit(f"drain.py: mrq-worker {args.bare} exited ({proc.returncode}), see {args.log}")
-            print(json.dumps(run(args.queue, args.jobs, pid, limit)), flush=True)
+        if proc and proc.poll() is not None:
+            sys.exit(f"drain.py: mrq-worker {args.bare} exited ({proc.returncode}), see {args.log}")
+        print(json.dumps(run(args.queue, args.jobs, pid, limit)), flush=True)
     finally:
         if proc:
             stop_bare(proc)

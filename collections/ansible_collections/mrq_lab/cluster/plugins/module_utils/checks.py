@@ -395,8 +395,7 @@ def mrq_problems(v: Vars, host_addresses: Iterable[str]) -> list[str]:
         for queue in queues if isinstance(queues, list) else []:
             if not isinstance(queue, str) or not QUEUE.match(queue):
                 p.refuse(f"{label}.queues", queue, "letters, digits, _ . : -")
-        for queue in queues if isinstance(queues, list) else []:
-            if isinstance(queue, str) and raw_kind(queue) and queue not in raw_names:
+            elif raw_kind(queue) and queue not in raw_names:
                 p.refuse(f"{label}.queues", queue, "a raw queue (by its suffix) that mrq_raw_queues defines")
         # Left out: the argument spec's defaults (the template's too).
         greenlets = as_int(group.get("greenlets", 20))
