@@ -185,3 +185,41 @@ def test_cgroup_pids_walk_the_tree_and_skip_what_vanishes(
 
     monkeypatch.setattr(os, "scandir", vanishing)
     assert hosts.cgroup_pids(tmp_path) == [1]
+
+
+def test_commands_that_change_shared_state_wait_for_each_other(tmp_path: Path) -> None:
+    lock = tmp_path / "lock"
+    probe = (
+        "import fcntl, sys\n"
+        "f = open(sys.argv[1], 'a')\n"
+        "try:\n"
+        "    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(3)\n"
+    )
+
+    def other_may_take_it() -> bool:
+        res = subprocess.run([sys.executable, "-c", probe, str(lock)])
+        assert res.returncode in (0, 3)
+        return res.returncode == 0
+
+    with common.exclusive(lock):
+        assert not other_may_take_it()
+    assert other_may_take_it()
+
+
+def test_down_of_named_hosts_keeps_the_bridge_while_other_hosts_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stopped: list[str] = []
+    torn_down: list[bool] = []
+    others = [hosts.Host(name="other", ip="10.231.7.20", pid=1, image="x")]
+    monkeypatch.setattr(cli, "LOCK", tmp_path / "lock")
+    monkeypatch.setattr(cli, "stop_host", stopped.append)
+    monkeypatch.setattr(cli, "hosts", lambda: others)
+    monkeypatch.setattr(cli, "teardown_shared", lambda: torn_down.append(True))
+    cli.cmd_down(argparse.Namespace(names=["mine"]))
+    assert stopped == ["mine"] and not torn_down
+    others.clear()  # the last host of the last scenario: the bridge goes
+    cli.cmd_down(argparse.Namespace(names=["last"]))
+    assert stopped == ["mine", "last"] and torn_down == [True]

@@ -14,8 +14,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import __doc__ as USAGE
-from .common import SandboxError, log, run
-from .config import BRIDGE, CACHE, CGROUP_NAME, CGROUP_ROOTS, FIRST_HOST, NFT_TABLE, SSH_OPTS, STATE, SUBNET
+from .common import SandboxError, exclusive, log, run
+from .config import (
+    BRIDGE,
+    CACHE,
+    CGROUP_NAME,
+    CGROUP_ROOTS,
+    FIRST_HOST,
+    LOCK,
+    NFT_TABLE,
+    SSH_OPTS,
+    STATE,
+    SUBNET,
+)
 from .hosts import (
     Host,
     allocate_ip,
@@ -114,12 +125,18 @@ def leftovers() -> list[str]:
 
 
 def cmd_image(args: argparse.Namespace) -> None:
-    print(build_image(args.release, rebuild=args.rebuild))
+    with exclusive(LOCK):
+        print(build_image(args.release, rebuild=args.rebuild))
 
 
 def cmd_up(args: argparse.Namespace) -> None:
     wanted = [parse_host_arg(a) for a in args.names]
     args.names = [name for name, _, _ in wanted]
+    with exclusive(LOCK):  # scenarios run side by side (./mrq-lab test)
+        _up(wanted, args)
+
+
+def _up(wanted: list[tuple[str, str | None, str]], args: argparse.Namespace) -> None:
     images = {release: build_image(release) for release in sorted({r for _, _, r in wanted})}
     ensure_network()
     ensure_proxy()
@@ -156,11 +173,12 @@ def cmd_up(args: argparse.Namespace) -> None:
 
 
 def cmd_down(args: argparse.Namespace) -> None:
-    names = args.names or sorted({h.name for h in hosts()} | existing_dirs())
-    for name in names:
-        stop_host(name)
-    if not args.names or not hosts():
-        teardown_shared()
+    with exclusive(LOCK):  # the last one out removes the bridge, never under another's new host
+        names = args.names or sorted({h.name for h in hosts()} | existing_dirs())
+        for name in names:
+            stop_host(name)
+        if not args.names or not hosts():
+            teardown_shared()
 
 
 def cmd_restart(args: argparse.Namespace) -> None:
