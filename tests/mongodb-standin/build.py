@@ -10,18 +10,25 @@ MONGODB_ORG_FILES below say where each goes). Output, under --out:
   apt/debian/dists/<release>/mongodb-org/<series>/main/binary-amd64/Packages(.gz)
   apt/debian/pool/main/m/mongodb-standin-runtime/  one runtime .deb per Python (~py3.11, ~py3.13)
   apt/debian/pool/main/m/mongodb-org/<release>/    mongodb-org .debs (Depends: that release's runtime)
-  standin-key.asc                                  the public key (new every build)
+  standin-key.asc                                  the public key (new at every build)
+  .built                                           what the build was made from
 
 Each --release (see RELEASES; all of them by default) gets its suites and a
 runtime built for its /usr/bin/python3.
 
 --newer-in-suite also puts the next series' mongodb-org into each suite, so
 tests can prove that the role's pin keeps a routine upgrade on its series.
+
+A build asked for again with the same arguments and inputs (the packages'
+files, the wheels, this script) changes nothing, key included: hosts that
+installed from the repository still find it as they left it. One build runs at
+a time (a lock in --cache); scenarios run side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import gzip
 import hashlib
 import os
@@ -367,31 +374,60 @@ def main() -> None:
     args = parser.parse_args()
     wanted = releases(parser, args.release)
 
-    repo = args.out / "apt/debian"
+    args.cache.mkdir(parents=True, exist_ok=True)
+    with open(args.cache / "build.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        build_repository(args.out, args.cache, wanted, args.series, args.newer_in_suite)
+
+
+def fingerprint(
+    wanted: list[str], series: list[str], newer: bool, runtimes: dict[str, tuple[Path, str]]
+) -> str:
+    """What a repository is built from: the arguments, each runtime's version
+    (its files, wheels and this script) and mongodb-org's files."""
+    h = hashlib.sha256(
+        repr((wanted, sorted(series), newer, sorted(v for _, v in runtimes.values()))).encode()
+    )
+    for dest, src in sorted(MONGODB_ORG_FILES.items()):
+        h.update(dest.encode() + (HERE / src).read_bytes())
+    return h.hexdigest()
+
+
+def build_repository(out: Path, cache: Path, wanted: list[str], series: list[str], newer: bool) -> None:
+    repo = out / "apt/debian"
     pool = repo / "pool/main"
     runtimes = {}  # Python -> (runtime .deb, its version)
     for release in wanted:
         target = RELEASES[release]
         if target.python not in runtimes:
-            runtimes[target.python] = runtime_deb(args.cache, pool, target)
+            runtimes[target.python] = runtime_deb(cache, pool, target)
+    stamp, key = out / ".built", out / "standin-key.asc"
+    made_from = fingerprint(wanted, series, newer, runtimes)
+    if stamp.is_file() and stamp.read_text() == made_from and key.is_file():
+        print(
+            f"up to date: {', '.join(wanted)}, series {', '.join(series)}, signed with the same key as before"
+        )
+        return
+    stamp.unlink(missing_ok=True)  # an interrupted build is never up to date
     kept = {path for path, _ in runtimes.values()}
     for old in (pool / "m" / RUNTIME).glob("*.deb"):  # the pool holds what the suites list
         if old not in kept:
             old.unlink()
     shutil.rmtree(repo / "dists", ignore_errors=True)
     shutil.rmtree(pool / "m/mongodb-org", ignore_errors=True)
-    gnupg = args.cache / "gnupg"
+    gnupg = cache / "gnupg"
     fpr, public = new_key(gnupg)
-    write(args.out / "standin-key.asc", public)
+    write(key, public)
     for release in wanted:
         runtime, runtime_version = runtimes[RELEASES[release].python]
-        for series in args.series:
-            debs = [runtime, mongodb_org_deb(series, runtime_version, pool, release)]
-            if args.newer_in_suite and series in NEXT:
-                debs.append(mongodb_org_deb(NEXT[series], runtime_version, pool, release))
-            write_suite(repo, release, series, debs, fpr, gnupg)
+        for one in series:
+            debs = [runtime, mongodb_org_deb(one, runtime_version, pool, release)]
+            if newer and one in NEXT:
+                debs.append(mongodb_org_deb(NEXT[one], runtime_version, pool, release))
+            write_suite(repo, release, one, debs, fpr, gnupg)
     stop_agent(gnupg)  # leave no gpg-agent behind
-    print(f"signed with {fpr}; key at {args.out / 'standin-key.asc'}")
+    write(stamp, made_from)
+    print(f"signed with {fpr}; key at {key}")
 
 
 if __name__ == "__main__":

@@ -263,6 +263,40 @@ def test_repository_has_each_releases_suites_and_runtime(
     assert sorted((repo / "pool/main/m/mongodb-org").iterdir()) == [repo / "pool/main/m/mongodb-org/bookworm"]
 
 
+@pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("dpkg-deb", "apt-ftparchive", "gpg")),
+    reason="needs dpkg-deb, apt-ftparchive and gpg",
+)
+def test_a_build_asked_again_keeps_the_repository_and_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_install: None
+) -> None:
+    """Hosts of one scenario keep trusting the repository while another scenario
+    asks for the same build; a build of something else signs with a new key."""
+
+    def wheels(cache: Path, target: build.Target) -> Path:
+        wdir = cache / f"wheels-py{target.python}"
+        build.write(wdir / "fake-1.0-py3-none-any.whl", "1")
+        return wdir
+
+    monkeypatch.setattr(build, "wheels", wheels)
+    out = tmp_path / "out"
+    args = ["build.py", "--out", str(out), "--cache", str(tmp_path / "cache"), "--release", "bookworm"]
+    in_release = out / "apt/debian/dists/bookworm/mongodb-org/3.4/InRelease"
+
+    def built(*series: str) -> tuple[str, int]:
+        monkeypatch.setattr(sys, "argv", [*args, *(a for s in series for a in ("--series", s))])
+        build.main()
+        return (out / "standin-key.asc").read_text(), in_release.stat().st_mtime_ns
+
+    first = built("3.4")
+    assert built("3.4") == first
+    key, _ = built("3.4", "4.4")
+    assert key != first[0]
+    assert (out / "apt/debian/dists/bookworm/mongodb-org/4.4/InRelease").is_file()
+    (out / ".built").write_text("an interrupted build")
+    assert built("3.4", "4.4")[0] != key
+
+
 @pytest.mark.skipif(not shutil.which("dpkg-deb"), reason="needs dpkg-deb")
 def test_mongodb_org_deb_builds(tmp_path: Path) -> None:
     deb = build.mongodb_org_deb("4.4", RUNTIME_VERSION, tmp_path, "trixie")
