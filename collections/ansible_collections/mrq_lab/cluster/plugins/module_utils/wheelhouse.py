@@ -220,10 +220,18 @@ def fetch(pin: str, target: Target, pip_python: str, work: Path, runner: Runner 
     return directory / wheel, built
 
 
+# What a build of the app leaves or reads in its tree and the wheel does not need.
+APP_BUILD_LEFTOVERS = ("build", "*.egg-info", "__pycache__", ".pytest_cache")
+
+
 def build_app(app: Path, target: Target, pip_python: str, work: Path, runner: Runner = run) -> Path:
-    directory = work / "app"
+    """The app's wheel, built from a copy of its tree in `work`: setuptools builds
+    in the tree it is given, so builds of two targets at once (scenarios run side
+    by side) never share its build/ directory, and the app's tree stays clean."""
+    directory, source = work / "app", work / "app-source"
     directory.mkdir(parents=True)
-    result = runner(app_command(pip_python, app, directory))
+    shutil.copytree(app, source, ignore=shutil.ignore_patterns(*APP_BUILD_LEFTOVERS))
+    result = runner(app_command(pip_python, source, directory))
     if result.returncode != 0:
         raise WheelhouseError(f"building the app's wheel from {app} failed:\n{tail(result.stderr)}")
     wheel = _only_wheel(directory, str(app))

@@ -16,6 +16,7 @@ from ansible_collections.mrq_lab.cluster.plugins.module_utils.wheelhouse import 
     Target,
     WheelhouseError,
     build,
+    build_app,
     build_command,
     download_command,
     fetch,
@@ -269,6 +270,30 @@ def test_an_interrupted_archive_leaves_nothing(tmp_path: Path):
     with pytest.raises(FileNotFoundError):
         write_archive([tmp_path / "missing.whl"], tmp_path / "out.tar")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_app_is_built_from_a_copy_and_its_tree_stays_clean(tmp_path: Path):
+    app = tmp_path / "app"
+    (app / "src/pkg").mkdir(parents=True)
+    (app / "setup.py").write_text("setup()")
+    (app / "src/pkg/__init__.py").write_text("")
+    (app / "build").mkdir()  # an earlier in-tree build's
+    (app / "src/pkg.egg-info").mkdir()
+    given: list[Path] = []
+
+    def pip_wheel(argv: list[str]) -> subprocess.CompletedProcess[str]:
+        source, out = Path(argv[-1]), Path(argv[argv.index("-w") + 1])
+        given.append(source)
+        (source / "build").mkdir(exist_ok=True)  # what setuptools does in the tree it gets
+        (out / "mrq_lab_app-0.1.0-py3-none-any.whl").write_text("")
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    wheel = build_app(app, DEBIAN_12, sys.executable, tmp_path / "work", pip_wheel)
+    assert wheel.name == "mrq_lab_app-0.1.0-py3-none-any.whl"
+    assert given and given[0] != app and not given[0].is_relative_to(app)
+    assert (given[0] / "setup.py").is_file() and (given[0] / "src/pkg/__init__.py").is_file()
+    assert not (given[0] / "src/pkg.egg-info").exists()
+    assert sorted(p.name for p in app.iterdir()) == ["build", "setup.py", "src"]  # as it was
 
 
 # ------------------------------------------------------------------ for real, against PyPI
