@@ -1,19 +1,23 @@
 """Listen on a bridge (as tcpdump would, AF_PACKET) for a bounded time and report
-what crossed it to or from one TCP port: how many segments carried data, whether
-they were TLS records, and whether a secret appeared in them in clear.
+what crossed it to or from one server's TCP port: how many segments carried
+data, whether they were TLS records, and whether a secret appeared in them in
+clear. Other hosts' traffic on the bridge (other scenarios' servers) is left out.
 
-  sniff.py BRIDGE PORT SECONDS SECRETS_FILE    (SECRETS_FILE: one secret per line, root-only)
+  sniff.py BRIDGE HOST PORT SECONDS SECRETS_FILE    (HOST: the server's IPv4 address;
+                                                    SECRETS_FILE: one secret per line, root-only)
 
 Prints one JSON object; reads frames only, sends nothing. Linux, root.
 """
 
+import ipaddress
 import json
 import socket
 import struct
 import sys
 import time
 
-bridge, port, seconds, secrets_file = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+bridge, server, port = sys.argv[1], ipaddress.IPv4Address(sys.argv[2]).packed, int(sys.argv[3])
+seconds, secrets_file = float(sys.argv[4]), sys.argv[5]
 with open(secrets_file, "rb") as f:
     secrets = [line.rstrip(b"\n") for line in f if line.strip()]
 
@@ -42,7 +46,8 @@ while time.monotonic() < deadline:
         continue  # not TCP
     tcp = ip[ihl:]
     sport, dport = struct.unpack("!HH", tcp[:4])
-    if port not in (sport, dport):
+    src, dst = ip[12:16], ip[16:20]
+    if (src, sport) != (server, port) and (dst, dport) != (server, port):
         continue
     payload = tcp[(tcp[12] >> 4) * 4 :]
     if not payload:
@@ -52,7 +57,7 @@ while time.monotonic() < deadline:
         seen["tls_records"] += 1
     if payload[:1] in (b"*", b"+", b"-", b"$", b":"):
         seen["plain_resp"] += 1
-    key = (ip[12:16], sport, ip[16:20], dport)
+    key = (src, sport, dst, dport)
     streams[key] = (streams.get(key, b"") + payload)[-65536:]
 seen["secrets_in_clear"] = sum(1 for data in streams.values() for s in secrets if s in data)
 seen["streams"] = len(streams)

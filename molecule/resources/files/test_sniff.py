@@ -1,5 +1,6 @@
 """sniff.py sees what it is meant to catch: a Redis password sent in clear on a
-plain link, and none on a TLS link (both on loopback, real redis-servers)."""
+plain link, none on a TLS link, nothing of another server's traffic (all on
+loopback, real redis-servers)."""
 
 from __future__ import annotations
 
@@ -24,11 +25,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def sniff_while_logging_in(port: int, tmp_path: Path, tls_args: list[str]) -> dict:
+def sniff_while_logging_in(port: int, tmp_path: Path, tls_args: list[str], server: str = "127.0.0.1") -> dict:
     secrets = tmp_path / "secrets"
     secrets.write_text(SECRET + "\n")
     sniffer = subprocess.Popen(
-        [sys.executable, str(HERE / "sniff.py"), "lo", str(port), "2", str(secrets)],
+        [sys.executable, str(HERE / "sniff.py"), "lo", server, str(port), "2", str(secrets)],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     time.sleep(0.5)
@@ -53,3 +54,9 @@ def test_a_tls_link_does_not(tmp_path: Path) -> None:
     with running(config + "tls-auth-clients no\n", tmp_path, tls=True) as port:
         seen = sniff_while_logging_in(port, tmp_path, ["--tls", "--cacert", str(ca.cert)])
     assert seen["secrets_in_clear"] == 0 and seen["plain_resp"] == 0 and seen["tls_records"] > 0, seen
+
+
+def test_another_servers_traffic_is_left_out(tmp_path: Path) -> None:
+    with running(f'requirepass "{SECRET}"\n', tmp_path) as port:
+        seen = sniff_while_logging_in(port, tmp_path, [], server="127.0.0.2")
+    assert seen["segments_with_data"] == 0 and seen["secrets_in_clear"] == 0, seen
