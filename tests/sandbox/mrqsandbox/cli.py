@@ -12,6 +12,7 @@ import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from . import __doc__ as USAGE
 from .common import SandboxError, exclusive, log, run
@@ -125,19 +126,20 @@ def leftovers() -> list[str]:
 
 
 def cmd_image(args: argparse.Namespace) -> None:
-    with exclusive(LOCK):
-        print(build_image(args.release, rebuild=args.rebuild))
+    print(build_image(args.release, rebuild=args.rebuild))
 
 
 def cmd_up(args: argparse.Namespace) -> None:
     wanted = [parse_host_arg(a) for a in args.names]
     args.names = [name for name, _, _ in wanted]
-    with exclusive(LOCK):  # scenarios run side by side (./mrq-lab test)
-        _up(wanted, args)
-
-
-def _up(wanted: list[tuple[str, str | None, str]], args: argparse.Namespace) -> None:
+    # A release's first image takes a minute or two: built before the lock, so
+    # that other scenarios' hosts start and stop meanwhile.
     images = {release: build_image(release) for release in sorted({r for _, _, r in wanted})}
+    with exclusive(LOCK):  # scenarios run side by side (./mrq-lab test)
+        _up(wanted, images, args)
+
+
+def _up(wanted: list[tuple[str, str | None, str]], images: dict[str, Path], args: argparse.Namespace) -> None:
     ensure_network()
     ensure_proxy()
     ensure_www()

@@ -11,8 +11,10 @@ from pathlib import Path
 
 STATE = Path(os.environ.get("MRQ_SANDBOX_STATE", "/var/lib/mrq-sandbox"))
 CACHE = Path(os.environ.get("MRQ_SANDBOX_CACHE", "/var/cache/mrq-sandbox"))
-# Held while a command changes what hosts share (common.exclusive).
+# Held while a command changes what hosts share (common.exclusive), and while
+# a golden rootfs is built (image.build_image).
 LOCK = STATE / "lock"
+IMAGE_LOCK = STATE / "image.lock"
 BRIDGE = "mrqsb0"
 SUBNET = ipaddress.ip_network("10.231.7.0/24")
 GATEWAY = SUBNET.network_address + 1  # the controller's address on the bridge

@@ -14,8 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from .common import SandboxError, log, run
-from .config import CACHE, GATEWAY, PROXY_PORT
+from .common import SandboxError, exclusive, log, run
+from .config import CACHE, GATEWAY, IMAGE_LOCK, PROXY_PORT
 from .hosts import hosts
 
 IMAGE_REVISION = 4  # bump when build_image() changes what it produces
@@ -112,10 +112,19 @@ def image_release(image: Path | str) -> str:
 
 
 def build_image(release: str = DEFAULT_RELEASE, rebuild: bool = False) -> Path:
+    """The release's golden rootfs, built unless cached. One build at a time (they
+    share debootstrap's package cache); a cached image is returned without waiting."""
     check_release(release)
     final = image_dir(release)
     if final.is_dir() and not rebuild:
         return final
+    with exclusive(IMAGE_LOCK):
+        if final.is_dir() and not rebuild:  # built by the command we waited for
+            return final
+        return _build(release, final)
+
+
+def _build(release: str, final: Path) -> Path:
     started = time.monotonic()
     tmp = final.with_name(final.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
