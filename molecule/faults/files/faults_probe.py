@@ -3,6 +3,10 @@ by job id, what became of them. Run on an MRQ host, as the service user, with
 the MRQ venv's Python. Prints JSON.
 
   faults_probe.py queue BATCH --count N --long L [--seconds S] [--long-seconds LS]
+  faults_probe.py feed BATCH --seconds S --every E --max-seconds T
+                                                        queue a job every E s until the file
+                                                        STATE/BATCH.stop exists (at most T s), then
+                                                        add them to the batch
   faults_probe.py started BATCH --min K [--timeout T]    wait until K jobs started
   faults_probe.py wait BATCH --since EPOCH [--timeout T] [--taken-after EPOCH]
                                                         wait for the batch, then count (and the
@@ -54,6 +58,26 @@ def cmd_queue(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def cmd_feed(args: argparse.Namespace) -> dict[str, Any]:
+    """Jobs in flight for as long as a fault lasts, however long that is on a loaded
+    machine: one job every `every` seconds until the stop file appears."""
+    from mrq.job import queue_jobs
+
+    stop = STATE / f"{args.batch}.stop"
+    stop.unlink(missing_ok=True)
+    ids: list[Any] = []
+    deadline = time.monotonic() + args.max_seconds
+    while not stop.exists() and time.monotonic() < deadline:
+        ids += queue_jobs(
+            "tasks_faults.work", [{"n": 100000 + len(ids), "seconds": args.seconds}], queue="faults"
+        )
+        time.sleep(args.every)
+    path = STATE / f"{args.batch}.json"
+    batch = json.loads(path.read_text())
+    path.write_text(json.dumps({"ids": batch["ids"] + [str(i) for i in ids]}))
+    return {"batch": args.batch, "fed": len(ids), "stopped": stop.exists()}
+
+
 def statuses(ids: list[ObjectId]) -> dict[ObjectId, dict[str, Any]]:
     jobs = connections.mongodb_jobs.mrq_jobs
     fields = {
@@ -78,6 +102,13 @@ def cmd_started(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(0.2)
 
 
+def queued_again(doc: dict[str, Any]) -> bool:
+    """Queued later than the job was made (its id's time, to the second): requeued,
+    not a job fed after the fault began."""
+    made = doc["_id"].generation_time.replace(tzinfo=None)
+    return (doc["datequeued"] - made).total_seconds() > 2
+
+
 def cmd_wait(args: argparse.Namespace) -> dict[str, Any]:
     ids, deadline = batch_ids(args.batch), time.time() + args.timeout
     while True:
@@ -92,7 +123,9 @@ def cmd_wait(args: argparse.Namespace) -> dict[str, Any]:
     success = [d for d in docs.values() if d["status"] == "success"]
     results = {d["_id"]: RESULT.fullmatch(str(d.get("result"))) for d in success}
     wrong = [str(i) for i, m in results.items() if not m or int(m[1]) != docs[i]["params"]["n"]]
-    requeued_docs = [d for d in docs.values() if d.get("datequeued") and d["datequeued"] > since]
+    requeued_docs = [
+        d for d in docs.values() if d.get("datequeued") and d["datequeued"] > since and queued_again(d)
+    ]
     requeued = [d["datequeued"] for d in requeued_docs]
 
     def after(t: dt.datetime | None) -> float | None:
@@ -175,6 +208,11 @@ def main() -> None:
     p.add_argument("--long", type=int, default=0)
     p.add_argument("--seconds", type=float, default=0.05)
     p.add_argument("--long-seconds", type=float, default=8)
+    p = sub.add_parser("feed")
+    p.add_argument("batch")
+    p.add_argument("--seconds", type=float, required=True)
+    p.add_argument("--every", type=float, required=True)
+    p.add_argument("--max-seconds", type=float, required=True)
     p = sub.add_parser("started")
     p.add_argument("batch")
     p.add_argument("--min", type=int, required=True)
