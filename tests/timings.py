@@ -96,6 +96,7 @@ def one_host(tree: Path, res: Result, strategies: list[str], reruns: int, releas
             *STANDIN,
             "--series",
             "3.4",
+            "--newer-in-suite",  # as ./mrq-lab builds it: then there is nothing to rebuild
             cwd=tree,
         )
         play = ["ansible-playbook", "-i", "inventory/local/hosts.yml", "playbook.yml"]
