@@ -209,6 +209,12 @@ def test_bullseye_is_refused_with_the_reason(tmp_path: Path) -> None:
     assert "--release sid: the stand-in is built for bookworm, trixie only" in unknown.stderr
 
 
+needs_repository_tools = pytest.mark.skipif(
+    not all(shutil.which(t) for t in ("dpkg-deb", "apt-ftparchive", "gpg")),
+    reason="needs dpkg-deb, apt-ftparchive and gpg",
+)
+
+
 def stanzas(packages: Path) -> list[dict[str, str]]:
     """The fields of a Packages file (first lines only), one dict per package."""
     return [
@@ -217,10 +223,7 @@ def stanzas(packages: Path) -> list[dict[str, str]]:
     ]
 
 
-@pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("dpkg-deb", "apt-ftparchive", "gpg")),
-    reason="needs dpkg-deb, apt-ftparchive and gpg",
-)
+@needs_repository_tools
 def test_repository_has_each_releases_suites_and_runtime(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_install: None
 ) -> None:
@@ -263,10 +266,7 @@ def test_repository_has_each_releases_suites_and_runtime(
     assert sorted((repo / "pool/main/m/mongodb-org").iterdir()) == [repo / "pool/main/m/mongodb-org/bookworm"]
 
 
-@pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("dpkg-deb", "apt-ftparchive", "gpg")),
-    reason="needs dpkg-deb, apt-ftparchive and gpg",
-)
+@needs_repository_tools
 def test_a_build_asked_again_keeps_the_repository_and_its_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_install: None
 ) -> None:
