@@ -223,3 +223,31 @@ def test_down_of_named_hosts_keeps_the_bridge_while_other_hosts_run(
     others.clear()  # the last host of the last scenario: the bridge goes
     cli.cmd_down(argparse.Namespace(names=["last"]))
     assert stopped == ["mine", "last"] and torn_down == [True]
+
+
+def test_hosts_get_every_cpu_whatever_the_caller_was_pinned_to(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    masks: list[set[int]] = []
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cli.os, "sched_setaffinity", lambda pid, cpus: masks.append((pid, set(cpus))))
+    monkeypatch.setattr(cli, "cmd_status", lambda _: None)
+    cli.main(["status"])
+    assert masks == [(0, {0, 1})]
+
+
+def test_a_child_of_a_pinned_process_runs_on_every_cpu_after_the_reset() -> None:
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs 2 CPUs")
+    code = (
+        "import os, sys\n"
+        "os.sched_setaffinity(0, {1})\n"  # as Mitogen leaves an Ansible worker
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from mrqsandbox import cli\n"
+        "cli.use_every_cpu()\n"
+        "print(sorted(os.sched_getaffinity(0)))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(SANDBOX.parent)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == str(list(range(os.cpu_count() or 1)))

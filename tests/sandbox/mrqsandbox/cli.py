@@ -253,8 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def use_every_cpu() -> None:
+    """Hosts get every CPU, whatever this command was started from: Mitogen pins
+    Ansible's workers, and what they start, to one CPU (on 2 CPUs it keeps the
+    other for its connection process), so hosts started by a playbook (molecule's
+    create) ran every service and test of every scenario on one CPU."""
+    try:
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    except OSError as exc:  # a cpuset that allows fewer: keep what we have
+        log(f"ignored: cannot use every CPU: {exc}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    use_every_cpu()
     try:
         if os.geteuid() != 0:
             raise SandboxError("must run as root")
