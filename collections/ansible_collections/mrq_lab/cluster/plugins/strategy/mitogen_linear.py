@@ -29,6 +29,14 @@ except ImportError:  # the controller has no Mitogen: plain linear
     )
     StrategyModule = strategy_loader.get("ansible.builtin.linear", class_only=True)
 else:
+    import ansible_mitogen.affinity
+
+    # Mitogen pins its connection process to one CPU and the controller, its
+    # workers and every process they start (local commands, builds) to the
+    # others: on a 2-CPU controller, everything but the connection process shares
+    # one CPU. The kernel places them better (README, "Measured here").
+    ansible_mitogen.affinity.policy = ansible_mitogen.affinity.Policy()
+
     _Linear = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
     class StrategyModule(ansible_mitogen.strategy.StrategyMixin, _Linear):  # type: ignore[misc,valid-type]
