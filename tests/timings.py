@@ -133,7 +133,9 @@ def cluster(tree: Path, res: Result, strategies: list[str], reruns: int) -> None
                     inventory,
                     "playbook.yml",
                     cwd=tree,
-                    env=playbook_env(tree, strategy),
+                    # the scenario's group_vars find its throw-away CA there
+                    env=playbook_env(tree, strategy)
+                    | {"MOLECULE_EPHEMERAL_DIRECTORY": str(inventory.parent)},
                 )
                 if not re.search(r"changed=0 ", out) or re.search(r"changed=[1-9]", out):
                     sys.exit(f"timings: a cluster re-run of {tree} changed something:\n{out[-3000:]}")
