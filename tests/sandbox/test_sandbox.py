@@ -225,10 +225,8 @@ def test_down_of_named_hosts_keeps_the_bridge_while_other_hosts_run(
     assert stopped == ["mine", "last"] and torn_down == [True]
 
 
-def test_hosts_get_every_cpu_whatever_the_caller_was_pinned_to(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    masks: list[set[int]] = []
+def test_hosts_get_every_cpu_whatever_the_caller_was_pinned_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    masks: list[tuple[int, set[int]]] = []
     monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
     monkeypatch.setattr(cli.os, "cpu_count", lambda: 2)
     monkeypatch.setattr(cli.os, "sched_setaffinity", lambda pid, cpus: masks.append((pid, set(cpus))))
