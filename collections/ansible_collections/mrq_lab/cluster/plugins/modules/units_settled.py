@@ -25,6 +25,12 @@ description:
 options:
   units: {description: Unit names, type: list, elements: str, required: true}
   settle: {description: Seconds a unit must stay active, type: float, default: 10}
+  settle_each:
+    description:
+      - Seconds for the units named here instead of I(settle). All units are
+        watched until the last has settled, whatever their own window.
+    type: dict
+    default: {}
   timeout: {description: Seconds to wait for all units in all, type: float, default: 90}
   journal_lines: {description: Journal lines shown per failing unit, type: int, default: 20}
 """
@@ -35,6 +41,7 @@ def main() -> None:
         argument_spec={
             "units": {"type": "list", "elements": "str", "required": True},
             "settle": {"type": "float", "default": 10},
+            "settle_each": {"type": "dict", "default": {}},
             "timeout": {"type": "float", "default": 90},
             "journal_lines": {"type": "int", "default": 20},
         },
@@ -67,13 +74,16 @@ def main() -> None:
         )
         return out.rstrip()
 
+    def window(unit: str) -> float:
+        return float(module.params["settle_each"].get(unit, module.params["settle"]))
+
     start = time.monotonic()
     first = sample()
     while True:
         now = sample()
         clock_us = int(time.monotonic() * 1_000_000)
         bad = {unit: why for unit in units if (why := problem(first[unit], now[unit]))}
-        waiting = [unit for unit in units if not settled(now[unit], clock_us, module.params["settle"])]
+        waiting = [unit for unit in units if not settled(now[unit], clock_us, window(unit))]
         if not bad and not waiting:
             module.exit_json(changed=False, units=now, seconds=round(time.monotonic() - start, 1))
         if not bad and time.monotonic() - start > module.params["timeout"]:
