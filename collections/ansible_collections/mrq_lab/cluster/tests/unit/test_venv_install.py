@@ -6,7 +6,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from ansible_collections.mrq_lab.cluster.plugins.modules.venv_install import commands, install, pip_wheel
+from ansible_collections.mrq_lab.cluster.plugins.modules.venv_install import (
+    commands,
+    install,
+    pip_wheel,
+    wheelhouse,
+)
 
 SYSTEM_WHEELS = "/usr/share/python-wheels"
 needs_pip_wheel = pytest.mark.skipif(
@@ -49,10 +54,19 @@ def test_without_a_pip_wheel_the_error_names_the_package_to_install(tmp_path: Pa
     assert not (tmp_path / "v").exists()
 
 
-def test_an_existing_venv_is_not_created_again(tmp_path: Path):
+def test_an_existing_venv_is_not_created_again_and_its_modules_are_compiled_in_parallel(tmp_path: Path):
     wheel = tmp_path / "pip-1.0-py3-none-any.whl"
+    pip = [
+        "/v/bin/python",
+        f"{wheel}/pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+    ]
     assert commands("python3", "/v", wheel, ["a"], [], new=False) == [
-        ["/v/bin/python", f"{wheel}/pip", "install", "--disable-pip-version-check", "--no-input", "a"]
+        [*pip, "a"],
+        ["/v/bin/python", "-m", "compileall", "-q", "-j0", "/v/lib"],
     ]
     assert commands("python3", "/v", wheel, ["a"], ["--no-index"], new=True)[0] == [
         "python3",
@@ -61,6 +75,15 @@ def test_an_existing_venv_is_not_created_again(tmp_path: Path):
         "--without-pip",
         "/v",
     ]
+
+
+def test_a_wheelhouse_installs_each_of_its_wheels_unresolved(tmp_path: Path):
+    for name in ["b-1-py3-none-any.whl", "a-2-py3-none-any.whl", "notes.txt"]:
+        (tmp_path / name).touch()
+    assert wheelhouse(str(tmp_path)) == (
+        ["--no-index", "--no-deps"],
+        [str(tmp_path / "a-2-py3-none-any.whl"), str(tmp_path / "b-1-py3-none-any.whl")],
+    )
 
 
 @needs_pip_wheel
@@ -76,6 +99,7 @@ def test_the_package_is_installed_into_a_venv_without_pip(tmp_path: Path):
     )
     assert run([str(venv / "bin/python"), "-c", "import tiny; print(tiny.ANSWER)"])[1] == "42\n"
     assert run([str(venv / "bin/python"), "-m", "pip", "--version"])[0] != 0  # no pip of its own
+    assert list(creates.parent.glob("__pycache__/tiny.*.pyc"))  # compiled, by compileall
 
 
 @needs_pip_wheel
