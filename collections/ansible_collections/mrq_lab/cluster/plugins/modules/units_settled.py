@@ -89,7 +89,7 @@ def main() -> None:
         if not bad and time.monotonic() - start > module.params["timeout"]:
             bad = {
                 unit: f"is {now[unit].get('ActiveState')} ({now[unit].get('SubState')}), "
-                f"not up for {module.params['settle']:g} s after {module.params['timeout']:g} s"
+                f"not up for {window(unit):g} s after {module.params['timeout']:g} s"
                 for unit in waiting
             }
         if bad:

@@ -24,12 +24,14 @@ def run(cmd: list[str]) -> tuple[int, str, str]:
     return res.returncode, res.stdout, res.stderr
 
 
-def tiny_wheel(where: Path) -> Path:
-    """A pure-Python wheel of one module, `tiny`, version 1.0."""
+def tiny_wheel(where: Path, extra: dict[str, str] | None = None) -> Path:
+    """A pure-Python wheel of one module, `tiny`, version 1.0 (and `extra` files)."""
     path = where / "tiny-1.0-py3-none-any.whl"
     info = "tiny-1.0.dist-info"
     with zipfile.ZipFile(path, "w") as whl:
         whl.writestr("tiny.py", "ANSWER = 42\n")
+        for name, text in (extra or {}).items():
+            whl.writestr(name, text)
         whl.writestr(f"{info}/METADATA", "Metadata-Version: 2.1\nName: tiny\nVersion: 1.0\n")
         whl.writestr(
             f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -100,6 +102,21 @@ def test_the_package_is_installed_into_a_venv_without_pip(tmp_path: Path):
     assert run([str(venv / "bin/python"), "-c", "import tiny; print(tiny.ANSWER)"])[1] == "42\n"
     assert run([str(venv / "bin/python"), "-m", "pip", "--version"])[0] != 0  # no pip of its own
     assert list(creates.parent.glob("__pycache__/tiny.*.pyc"))  # compiled, by compileall
+
+
+@needs_pip_wheel
+def test_a_module_that_does_not_compile_fails_nothing_as_with_pip(tmp_path: Path):
+    venv = tmp_path / "venv"
+    wheel = tiny_wheel(tmp_path, {"tiny_py2.py": "print 'a Python 2 leftover'\n"})
+    creates = (
+        venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages" / "tiny.py"
+    )
+    args = ["--no-index", "--find-links", str(tmp_path)]
+    assert (
+        install(run, str(venv), "/usr/bin/python3", [str(wheel)], args, str(creates), SYSTEM_WHEELS) is None
+    )
+    assert list(creates.parent.glob("__pycache__/tiny.*.pyc"))
+    assert not list(creates.parent.glob("__pycache__/tiny_py2.*.pyc"))
 
 
 @needs_pip_wheel
